@@ -1,0 +1,97 @@
+/**
+ * Every error this package throws, each with a stable `code` that scripts and
+ * HTTP clients can rely on. Messages say what was wrong and what to do.
+ */
+export class TokenTrackingError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Input given by the caller is malformed; `field` names the offending field. */
+export class ValidationError extends TokenTrackingError {
+  readonly field: string;
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super("ERR_VALIDATION", `${field}: ${message}`, options);
+    this.field = field;
+  }
+}
+
+/** A price table, override file or pricing option is unusable. */
+export class PricingConfigError extends TokenTrackingError {
+  readonly entry: string;
+  constructor(entry: string, message: string, options?: { cause?: unknown }) {
+    super("ERR_PRICING_CONFIG", `pricing entry "${entry}": ${message}`, options);
+    this.entry = entry;
+  }
+}
+
+/** The store could not be reached or refused a write or read. */
+export class StoreError extends TokenTrackingError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_STORE", message, options);
+  }
+}
+
+/** An optional dependency (for example `@azure/cosmos`) is not installed. */
+export class MissingDependencyError extends TokenTrackingError {
+  constructor(pkg: string, purpose: string, options?: { cause?: unknown }) {
+    super(
+      "ERR_MISSING_DEPENDENCY",
+      `${purpose} needs the package "${pkg}": install it with \`npm install ${pkg}\``,
+      options,
+    );
+  }
+}
+
+/** A paging cursor is not one this package produced. */
+export class InvalidCursorError extends TokenTrackingError {
+  constructor(message = "the cursor is malformed; pass back the cursor returned by the previous page") {
+    super("ERR_INVALID_CURSOR", message);
+  }
+}
+
+/** The store or writer was used after `close()`. */
+export class ClosedError extends TokenTrackingError {
+  constructor(what: string) {
+    super("ERR_CLOSED", `${what} is closed`);
+  }
+}
+
+export interface BudgetExceededDetails {
+  scope: string;
+  limitId: string;
+  metric: "tokens" | "cost";
+  limit: number;
+  used: number;
+  remaining: number;
+  resetsAt: string | null;
+}
+
+/** Thrown before a model call when a budget in block mode has no room left. */
+export class BudgetExceededError extends TokenTrackingError {
+  readonly details: BudgetExceededDetails;
+  constructor(details: BudgetExceededDetails) {
+    const unit = details.metric === "cost" ? "USD" : "tokens";
+    super(
+      "ERR_BUDGET_EXCEEDED",
+      `budget "${details.limitId}" (${details.scope}) exceeded: used ${details.used} of ${details.limit} ${unit}` +
+        (details.resetsAt ? `; it resets at ${details.resetsAt}` : ""),
+    );
+    this.details = details;
+  }
+}
+
+/** Every error class, for the code-uniqueness test and for documentation. */
+export const errorClasses = [
+  ValidationError,
+  PricingConfigError,
+  StoreError,
+  MissingDependencyError,
+  InvalidCursorError,
+  ClosedError,
+  BudgetExceededError,
+] as const;

@@ -1,0 +1,239 @@
+/**
+ * The store contract. Every backend (SQLite, Cosmos DB) implements this and nothing
+ * above it reaches into a backend. Backends stay thin: statistics, time-zone
+ * bucketing, paging cursors and budgets live in the core (`query/`, `budget/`).
+ */
+import type { UsageRecord } from "../record/types.js";
+
+/** Filters shared by listing and aggregation. Times are ISO UTC; start inclusive, end exclusive. */
+export interface RecordFilter {
+  userId?: string;
+  threadId?: string;
+  provider?: string;
+  model?: string;
+  agentName?: string;
+  start?: string;
+  end?: string;
+}
+
+/**
+ * What an aggregate can be grouped by. `hour` is `YYYY-MM-DDTHH` and `day` is
+ * `YYYY-MM-DD`, both in UTC: the core turns hours into days of any time zone.
+ * `dimension:<name>` groups by a charge-back dimension (tenant, feature, ...);
+ * records without it fall into the `null` group.
+ */
+export type GroupKey =
+  | "user"
+  | "thread"
+  | "provider"
+  | "model"
+  | "agent"
+  | "operation"
+  | "hour"
+  | "day"
+  | `dimension:${string}`;
+
+export interface AggregateQuery {
+  filter: RecordFilter;
+  groupBy: GroupKey[];
+}
+
+/** Sums over a set of records. Costs are integer nano-dollars so sums are exact. */
+export interface UsageTotals {
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+  costNanos: number;
+  errors: number;
+  unpriced: number;
+  estimated: number;
+  cached: number;
+  firstSeen: string | null;
+  lastSeen: string | null;
+}
+
+export interface AggregateRow extends UsageTotals {
+  /** One entry per `groupBy` key; `null` where records lack the field. */
+  key: Record<string, string | null>;
+}
+
+/** Keyset paging: newest first by (timestamp desc, id desc), strictly after `after`. */
+export interface PageRequest {
+  limit: number;
+  after?: { timestamp: string; id: string };
+}
+
+export interface AppendResult {
+  /** Records stored by this call. */
+  inserted: number;
+  /** Records whose id was already stored (an idempotent replay): not counted again. */
+  duplicates: number;
+}
+
+/** New prices for a stored record (re-pricing). Rollups must follow. */
+export interface CostUpdate {
+  id: string;
+  userId: string;
+  inputCostNanos: number;
+  outputCostNanos: number;
+  totalCostNanos: number;
+  priced: boolean;
+  priceSource: string | null;
+}
+
+export interface StoreCapabilities {
+  /** Hour-aligned aggregates without a thread filter are read from rollups, not raw records. */
+  rollups: boolean;
+  /** Several processes may write the same store at once without loss. */
+  multiProcess: boolean;
+  /** A native TTL deletes old raw records by itself. */
+  ttl: boolean;
+}
+
+export interface UsageStore {
+  /** `sqlite`, `cosmos`, ... */
+  readonly kind: string;
+  readonly capabilities: StoreCapabilities;
+
+  /** Stores a batch, idempotent by record id (a replayed id is a duplicate, not an error). */
+  append(records: UsageRecord[]): Promise<AppendResult>;
+  /** Raw records matching the filter, newest first, at most `page.limit`. */
+  list(filter: RecordFilter, page: PageRequest): Promise<UsageRecord[]>;
+  /** One record by id; `userId` makes it a point read where the backend partitions by user. */
+  get(id: string, userId?: string): Promise<UsageRecord | null>;
+  /** Grouped sums; only groups with at least one record are returned. */
+  aggregate(query: AggregateQuery): Promise<AggregateRow[]>;
+  /** Applies re-pricing; returns how many records changed. Rollups stay consistent. */
+  updateCosts(updates: CostUpdate[]): Promise<number>;
+  /** Deletes raw records older than `before` (and their rollup share); returns how many. */
+  prune(before: string, filter?: { userId?: string }): Promise<number>;
+  /** Recomputes every rollup from the raw records. */
+  rebuildRollups(): Promise<void>;
+
+  /** A small key-value area for budgets, alert state and API keys. */
+  getSetting<T = unknown>(namespace: string, key: string): Promise<T | null>;
+  putSetting(namespace: string, key: string, value: unknown): Promise<void>;
+  deleteSetting(namespace: string, key: string): Promise<boolean>;
+  listSettings<T = unknown>(namespace: string): Promise<Array<{ key: string; value: T }>>;
+  /** Atomically claims `key` once: true for the first caller ever, false afterwards (alert dedupe). */
+  claimOnce(namespace: string, key: string): Promise<boolean>;
+
+  close(): Promise<void>;
+}
+
+export function emptyTotals(): UsageTotals {
+  return {
+    requests: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    totalTokens: 0,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
+    costNanos: 0,
+    errors: 0,
+    unpriced: 0,
+    estimated: 0,
+    cached: 0,
+    firstSeen: null,
+    lastSeen: null,
+  };
+}
+
+/** Adds `b` into `a` (in place) and returns `a`. */
+export function addTotals(a: UsageTotals, b: UsageTotals): UsageTotals {
+  a.requests += b.requests;
+  a.inputTokens += b.inputTokens;
+  a.outputTokens += b.outputTokens;
+  a.totalTokens += b.totalTokens;
+  a.cacheReadTokens += b.cacheReadTokens;
+  a.cacheWriteTokens += b.cacheWriteTokens;
+  a.reasoningTokens += b.reasoningTokens;
+  a.costNanos += b.costNanos;
+  a.errors += b.errors;
+  a.unpriced += b.unpriced;
+  a.estimated += b.estimated;
+  a.cached += b.cached;
+  if (b.firstSeen && (!a.firstSeen || b.firstSeen < a.firstSeen)) a.firstSeen = b.firstSeen;
+  if (b.lastSeen && (!a.lastSeen || b.lastSeen > a.lastSeen)) a.lastSeen = b.lastSeen;
+  return a;
+}
+
+/** Totals of one record, for backends that aggregate in memory. */
+export function recordTotals(r: UsageRecord): UsageTotals {
+  return {
+    requests: 1,
+    inputTokens: r.inputTokens,
+    outputTokens: r.outputTokens,
+    totalTokens: r.totalTokens,
+    cacheReadTokens: r.cacheReadTokens,
+    cacheWriteTokens: r.cacheWriteTokens,
+    reasoningTokens: r.reasoningTokens,
+    costNanos: r.totalCostNanos,
+    errors: r.error ? 1 : 0,
+    unpriced: r.priced ? 0 : 1,
+    estimated: r.estimated ? 1 : 0,
+    cached: r.cached ? 1 : 0,
+    firstSeen: r.timestamp,
+    lastSeen: r.timestamp,
+  };
+}
+
+/** The value a record has for a group key (the same rule on every backend). */
+export function groupValue(r: UsageRecord, key: GroupKey): string | null {
+  switch (key) {
+    case "user":
+      return r.userId;
+    case "thread":
+      return r.threadId;
+    case "provider":
+      return r.provider;
+    case "model":
+      return r.model;
+    case "agent":
+      return r.agentName;
+    case "operation":
+      return r.operationType;
+    case "hour":
+      return r.timestamp.slice(0, 13);
+    case "day":
+      return r.timestamp.slice(0, 10);
+    default:
+      return r.dimensions[key.slice("dimension:".length)] ?? null;
+  }
+}
+
+/** Whether a record matches a filter (the reference semantics every backend must reproduce). */
+export function matchesFilter(r: UsageRecord, f: RecordFilter): boolean {
+  return (
+    (f.userId === undefined || r.userId === f.userId) &&
+    (f.threadId === undefined || r.threadId === f.threadId) &&
+    (f.provider === undefined || r.provider === f.provider) &&
+    (f.model === undefined || r.model === f.model) &&
+    (f.agentName === undefined || r.agentName === f.agentName) &&
+    (f.start === undefined || r.timestamp >= f.start) &&
+    (f.end === undefined || r.timestamp < f.end)
+  );
+}
+
+/** In-memory grouping, used by backends without GROUP BY and by the reference store. */
+export function aggregateInMemory(records: Iterable<UsageRecord>, query: AggregateQuery): AggregateRow[] {
+  const groups = new Map<string, AggregateRow>();
+  for (const r of records) {
+    if (!matchesFilter(r, query.filter)) continue;
+    const key: Record<string, string | null> = {};
+    for (const k of query.groupBy) key[k] = groupValue(r, k);
+    const mapKey = JSON.stringify(query.groupBy.map((k) => key[k]));
+    let row = groups.get(mapKey);
+    if (!row) {
+      row = { key, ...emptyTotals() };
+      groups.set(mapKey, row);
+    }
+    addTotals(row, recordTotals(r));
+  }
+  return [...groups.values()];
+}
