@@ -41,3 +41,41 @@ export interface CostResult {
 export interface Pricer {
   price(usage: CostUsage, context: CostContext): CostResult;
 }
+
+/** Where pricing warnings (an unknown model, ...) go. Default: `console.warn`. */
+export interface PricingLogger {
+  warn(message: string): void;
+}
+
+/** Prices in force above a prompt size: the whole call is priced at these rates. */
+export interface PriceTierOverride {
+  /** The tier applies when the prompt (input tokens, cache included) exceeds this many tokens. */
+  above: number;
+  /** USD per 1M tokens; an omitted rate keeps the rate in force below this tier. */
+  input?: number;
+  output?: number;
+  cacheRead?: number;
+  cacheWrite?: number;
+}
+
+/** A price given by the user, in USD per 1M tokens. */
+export interface ModelPriceOverride {
+  input: number;
+  output: number;
+  /** Rate for cache-read input tokens; omitted: they are priced as plain input. */
+  cacheRead?: number;
+  /** Rate for cache-write input tokens; omitted: they are priced as plain input. */
+  cacheWrite?: number;
+  tiers?: PriceTierOverride[];
+}
+
+export interface PricingOptions {
+  /** Prices that win over the catalog, keyed by `model` or `provider/model`. */
+  models?: Record<string, ModelPriceOverride>;
+  /** Azure deployment name -> the model it serves. */
+  azureDeployments?: Record<string, string>;
+  /** Factor applied to the final cost of every call of a provider, e.g. `{ azure: 1.1 }`. */
+  multipliers?: Record<string, number>;
+  /** Receives the one-time warnings. @default console */
+  logger?: PricingLogger;
+}
