@@ -121,6 +121,9 @@ export function loadPricingOverridesFile(path: string): PricingOptions {
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    if (issue.code === "unrecognized_keys") {
+      throw new PricingConfigError(issue.keys[0], "is not a known key (models, azureDeployments, multipliers)");
+    }
     const entry = issue.path.length ? issue.path.map(String).join(".") : path;
     throw new PricingConfigError(entry, issue.message);
   }
