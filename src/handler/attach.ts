@@ -1,0 +1,55 @@
+/**
+ * The one-line integration: `attachTokenTracking(config, { agentName })` returns a
+ * new RunnableConfig with a tracking handler added to its callbacks and the
+ * attribution copied into metadata, which is what callbacks can see (plain
+ * LangChain does not hand `configurable` to callbacks; LangGraph passes only
+ * `thread_id` and a few checkpoint keys).
+ */
+import { CallbackManager } from "@langchain/core/callbacks/manager";
+import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import type { RunnableConfig } from "@langchain/core/runnables";
+import { getTokenMonitor, type HandlerOptions, type TokenMonitoringService } from "../monitor/token-monitor.js";
+import type { TokenTrackingCallbackHandler } from "./token-tracking-handler.js";
+
+export interface AttachOptions extends HandlerOptions {
+  /** The service that stores the records. @default getTokenMonitor() */
+  monitor?: TokenMonitoringService;
+  /** Extra handlers added next to the tracker (the budget guard uses this). */
+  extraHandlers?: BaseCallbackHandler[];
+}
+
+/** Creates a handler bound to a service (default: the process-wide one). */
+export function createTokenTrackingCallback(options: AttachOptions = {}): TokenTrackingCallbackHandler {
+  const { monitor = getTokenMonitor(), extraHandlers: _ignored, ...handlerOptions } = options;
+  return monitor.createCallbackHandler(handlerOptions);
+}
+
+export function attachTokenTracking<C extends RunnableConfig>(config: C = {} as C, options: AttachOptions = {}): C {
+  const configurable = (config.configurable ?? {}) as Record<string, unknown>;
+  const metadata: Record<string, unknown> = { ...config.metadata };
+  for (const key of ["user_id", "thread_id", "conversation_id", "session_id"]) {
+    if (metadata[key] === undefined && isId(configurable[key])) metadata[key] = configurable[key];
+  }
+  if (metadata.user_id === undefined && options.userId) metadata.user_id = options.userId;
+  if (metadata.thread_id === undefined && options.threadId) metadata.thread_id = options.threadId;
+  if (options.dimensions) metadata.dimensions = { ...(metadata.dimensions as object | undefined), ...options.dimensions };
+
+  const handlers: BaseCallbackHandler[] = [createTokenTrackingCallback(options), ...(options.extraHandlers ?? [])];
+  return { ...config, metadata, callbacks: addHandlers(config.callbacks, handlers) };
+}
+
+function addHandlers(existing: RunnableConfig["callbacks"], handlers: BaseCallbackHandler[]): RunnableConfig["callbacks"] {
+  if (existing === undefined || existing === null) return handlers;
+  if (Array.isArray(existing)) return [...existing, ...handlers];
+  // Duck-typed: a manager from another copy of @langchain/core must not lose its handlers.
+  if (existing instanceof CallbackManager || typeof (existing as CallbackManager).copy === "function") {
+    const copy = (existing as CallbackManager).copy();
+    for (const h of handlers) copy.addHandler(h, true);
+    return copy;
+  }
+  return handlers;
+}
+
+function isId(value: unknown): value is string | number {
+  return (typeof value === "string" && value !== "") || (typeof value === "number" && Number.isFinite(value));
+}

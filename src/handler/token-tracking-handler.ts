@@ -1,0 +1,276 @@
+/**
+ * The callback handler that turns every model call into one usage record.
+ *
+ * It observes and never breaks the chain: `raiseError` stays false, every hook is
+ * guarded, and nothing here awaits I/O (finished records go to a `RecordSink`,
+ * normally the buffered writer). Start callbacks are the only ones that receive
+ * metadata, so what they say is kept per run id until the matching end or error,
+ * and deleted then (on both paths, so failed calls leak nothing).
+ */
+import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import type { Serialized } from "@langchain/core/load/serializable";
+import type { BaseMessage } from "@langchain/core/messages";
+import type { LLMResult } from "@langchain/core/outputs";
+import type { ChainValues } from "@langchain/core/utils/types";
+import { buildRecord } from "../record/build-record.js";
+import type { OperationType } from "../record/types.js";
+import type { Pricer } from "../pricing/types.js";
+import type { Logger, RecordSink } from "../writer/buffered-writer.js";
+import {
+  chainAgentName,
+  resolveAgentName,
+  resolveDimensions,
+  resolveThreadId,
+  resolveUserId,
+  type AttributionDefaults,
+  type ChainRun,
+} from "./attribution.js";
+import { extractModel } from "./extract-model.js";
+import { extractUsage } from "./extract-usage.js";
+
+export interface TokenTrackingHandlerOptions extends AttributionDefaults {
+  sink: RecordSink;
+  pricer: Pricer;
+  /** Charge-back dimensions added to every record (tenant, department, feature, ...). */
+  dimensions?: Record<string, string>;
+  logger?: Logger;
+}
+
+interface ModelRun {
+  operation: OperationType;
+  startedAt: number;
+  timestamp: string;
+  parentRunId: string | undefined;
+  userId: string | undefined;
+  threadId: string | undefined;
+  agentName: string | undefined;
+  dimensions: Record<string, string>;
+  tags: string[] | undefined;
+  metadata: Record<string, unknown> | undefined;
+  invocationParams: Record<string, unknown> | undefined;
+  serialized: Serialized;
+  runName: string | undefined;
+}
+
+/** Metadata keys that are attribution or LangChain plumbing, not the application's own. */
+const PLUMBING_KEY = /^(ls_|langgraph_|checkpoint_|__pregel|lc_)|^(user_id|userId|thread_id|conversation_id|session_id|dimensions)$/;
+
+export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
+  name = "token_tracking_handler";
+  private readonly runs = new Map<string, ModelRun>();
+  private readonly chains = new Map<string, ChainRun>();
+  private readonly logger: Logger;
+
+  constructor(private readonly options: TokenTrackingHandlerOptions) {
+    // Tracking must never fail the user's call.
+    super({ raiseError: false });
+    this.logger = options.logger ?? { warn: (m) => console.warn(m), error: (m) => console.error(m) };
+  }
+
+  /** Model runs started and not yet ended (for leak checks and diagnostics). */
+  get openRuns(): number {
+    return this.runs.size + this.chains.size;
+  }
+
+  override handleChainStart(
+    chain: Serialized,
+    _inputs: ChainValues,
+    runId: string,
+    _runType?: string,
+    _tags?: string[],
+    metadata?: Record<string, unknown>,
+    runName?: string,
+    parentRunId?: string,
+  ): void {
+    try {
+      this.chains.set(runId, {
+        runName,
+        parentRunId,
+        agentName: chainAgentName(chain, runName, metadata, parentRunId === undefined),
+      });
+    } catch (error) {
+      this.report("chain start", error);
+    }
+  }
+
+  override handleChainEnd(_outputs: ChainValues, runId: string): void {
+    this.chains.delete(runId);
+  }
+
+  override handleChainError(_error: unknown, runId: string): void {
+    this.chains.delete(runId);
+  }
+
+  override handleChatModelStart(
+    llm: Serialized,
+    _messages: BaseMessage[][],
+    runId: string,
+    parentRunId?: string,
+    extraParams?: Record<string, unknown>,
+    tags?: string[],
+    metadata?: Record<string, unknown>,
+    runName?: string,
+  ): void {
+    this.start("chat", llm, runId, parentRunId, extraParams, tags, metadata, runName);
+  }
+
+  override handleLLMStart(
+    llm: Serialized,
+    _prompts: string[],
+    runId: string,
+    parentRunId?: string,
+    extraParams?: Record<string, unknown>,
+    tags?: string[],
+    metadata?: Record<string, unknown>,
+    runName?: string,
+  ): void {
+    this.start("llm", llm, runId, parentRunId, extraParams, tags, metadata, runName);
+  }
+
+  override handleLLMEnd(output: LLMResult, runId: string, _parentRunId?: string, _tags?: string[], extraParams?: Record<string, unknown>): void {
+    const run = this.runs.get(runId);
+    if (!run) return; // not ours, or already recorded (the same handler attached twice)
+    this.runs.delete(runId);
+    try {
+      const usage = extractUsage(output);
+      const { model, deployment, provider } = extractModel(output, run);
+      const cached = extraParams?.cached === true;
+      const metadata = this.requestMetadata(run);
+      if (cached && usage.found) metadata.cache_hit_usage = { input: usage.inputTokens, output: usage.outputTokens };
+      if (!usage.found && !cached) metadata.usage_missing = true;
+      this.emit(runId, run, {
+        provider: provider ?? "unknown",
+        model: model ?? "unknown",
+        deployment,
+        // A LangChain cache hit reached no provider: it consumed no tokens and costs nothing.
+        inputTokens: cached ? 0 : usage.inputTokens,
+        outputTokens: cached ? 0 : usage.outputTokens,
+        cacheReadTokens: cached ? 0 : usage.cacheReadTokens,
+        cacheWriteTokens: cached ? 0 : usage.cacheWriteTokens,
+        reasoningTokens: cached ? 0 : usage.reasoningTokens,
+        estimated: usage.estimated,
+        cached,
+        metadata,
+      });
+    } catch (error) {
+      this.report(`end of run ${runId}`, error);
+    }
+  }
+
+  override handleLLMError(error: unknown, runId: string): void {
+    const run = this.runs.get(runId);
+    if (!run) return;
+    this.runs.delete(runId);
+    try {
+      const { model, deployment, provider } = extractModel(undefined, run);
+      this.emit(runId, run, {
+        provider: provider ?? "unknown",
+        model: model ?? "unknown",
+        deployment,
+        inputTokens: 0,
+        outputTokens: 0,
+        error: true,
+        errorMessage: errorMessage(error),
+        metadata: this.requestMetadata(run),
+      });
+    } catch (err) {
+      this.report(`error of run ${runId}`, err);
+    }
+  }
+
+  private start(
+    operation: OperationType,
+    llm: Serialized,
+    runId: string,
+    parentRunId: string | undefined,
+    extraParams: Record<string, unknown> | undefined,
+    tags: string[] | undefined,
+    metadata: Record<string, unknown> | undefined,
+    runName: string | undefined,
+  ): void {
+    if (this.runs.has(runId)) return; // the same handler attached twice sees each event twice
+    try {
+      const defaults = this.options;
+      this.runs.set(runId, {
+        operation,
+        startedAt: performance.now(),
+        timestamp: new Date().toISOString(),
+        parentRunId,
+        userId: resolveUserId(metadata, defaults),
+        threadId: resolveThreadId(metadata, defaults),
+        agentName: resolveAgentName(metadata, parentRunId, this.chains, defaults),
+        dimensions: resolveDimensions(metadata, defaults.dimensions),
+        tags,
+        metadata,
+        invocationParams: extraParams?.invocation_params as Record<string, unknown> | undefined,
+        serialized: llm,
+        runName,
+      });
+    } catch (error) {
+      this.report(`start of run ${runId}`, error);
+    }
+  }
+
+  private emit(
+    runId: string,
+    run: ModelRun,
+    usage: {
+      provider: string;
+      model: string;
+      deployment: string | null;
+      inputTokens: number;
+      outputTokens: number;
+      cacheReadTokens?: number;
+      cacheWriteTokens?: number;
+      reasoningTokens?: number;
+      estimated?: boolean;
+      cached?: boolean;
+      error?: boolean;
+      errorMessage?: string;
+      metadata: Record<string, unknown>;
+    },
+  ): void {
+    const record = buildRecord(
+      {
+        ...usage,
+        id: runId,
+        runId,
+        parentRunId: run.parentRunId,
+        userId: run.userId,
+        threadId: run.threadId,
+        agentName: run.agentName,
+        operation: run.operation,
+        timestamp: run.timestamp,
+        latencyMs: Math.round((performance.now() - run.startedAt) * 1000) / 1000,
+        tags: run.tags,
+        dimensions: run.dimensions,
+      },
+      this.options.pricer,
+    );
+    this.options.sink.enqueue(record);
+  }
+
+  /** The application's own metadata (attribution and LangChain plumbing removed). */
+  private requestMetadata(run: ModelRun): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    if (run.metadata) for (const key in run.metadata) if (!PLUMBING_KEY.test(key)) out[key] = run.metadata[key];
+    return out;
+  }
+
+  private report(what: string, error: unknown): void {
+    try {
+      this.logger.warn(`[token-tracking] ${what} not recorded: ${errorMessage(error)}`);
+    } catch {
+      // A broken logger must not break the agent either.
+    }
+  }
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  try {
+    return String(error);
+  } catch {
+    return "unknown error";
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The statistics every interface (library, REST, CLI, dashboard) answers with,
+ * written once above the store contract. Aggregates are split at whole hours so
+ * the store can answer the middle from rollups and only the partial hours at the
+ * edges from raw records.
+ */
+import { ValidationError } from "../errors.js";
+import type { UsageRecord } from "../record/types.js";
+import {
+  addTotals,
+  emptyTotals,
+  type AggregateRow,
+  type GroupKey,
+  type RecordFilter,
+  type UsageStore,
+  type UsageTotals,
+} from "../stores/types.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
+import { resolveRange, splitAtHours, type RangeInput, type ResolvedRange } from "./range.js";
+import { statsFromRows, totalsToStats, NO_AGENT, type TokenUsageStats, type TotalsView } from "./stats.js";
+import { assertTimeZone, type Granularity } from "./time-buckets.js";
+
+export interface QueryOptions extends RangeInput {
+  /** IANA time zone for day boundaries. @default "UTC" */
+  timeZone?: string;
+}
+
+export interface GroupedUsage extends TotalsView {
+  key: string | null;
+}
+
+export interface ListOptions extends RangeInput {
+  userId?: string;
+  threadId?: string;
+  model?: string;
+  agentName?: string;
+  provider?: string;
+  /** @default 50; values above `MAX_PAGE_SIZE` are clamped to it. */
+  limit?: number;
+  cursor?: string;
+}
+
+export interface RecordPage {
+  records: UsageRecord[];
+  /** Pass back to get the next page; absent after the last page. */
+  cursor?: string;
+}
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 1000;
+
+export class UsageQueries {
+  constructor(readonly store: UsageStore) {}
+
+  /** Sums over `filter` grouped by `groupBy`, exact for any range. */
+  async aggregate(filter: RecordFilter & ResolvedRange, groupBy: GroupKey[]): Promise<AggregateRow[]> {
+    const parts = await Promise.all(
+      splitAtHours(filter).map((part) => this.store.aggregate({ filter: { ...filter, ...part }, groupBy })),
+    );
+    if (parts.length === 1) return parts[0];
+    const merged = new Map<string, AggregateRow>();
+    for (const row of parts.flat()) {
+      const k = JSON.stringify(groupBy.map((g) => row.key[g]));
+      const existing = merged.get(k);
+      if (existing) addTotals(existing, row);
+      else merged.set(k, { ...row, key: { ...row.key } });
+    }
+    return [...merged.values()];
+  }
+
+  async getUserUsage(userId: string, options: QueryOptions = {}): Promise<TokenUsageStats> {
+    return this.stats({ userId: requireId(userId, "userId") }, options);
+  }
+
+  /** A thread's usage; with no range given, the thread's whole life. */
+  async getThreadUsage(threadId: string, options: QueryOptions & { userId?: string } = {}): Promise<TokenUsageStats> {
+    const filter: RecordFilter = { threadId: requireId(threadId, "threadId") };
+    if (options.userId !== undefined) filter.userId = requireId(options.userId, "userId");
+    const wholeLife = options.start === undefined && options.days === undefined;
+    return this.stats(filter, wholeLife ? { ...options, start: new Date("2000-01-01T00:00:00Z") } : options);
+  }
+
+  async getProviderSummary(provider: string, options: QueryOptions = {}): Promise<TokenUsageStats> {
+    return this.stats({ provider: requireId(provider, "provider") }, options);
+  }
+
+  async getOverallUsage(options: QueryOptions & { userId?: string } = {}): Promise<TokenUsageStats> {
+    return this.stats(options.userId === undefined ? {} : { userId: requireId(options.userId, "userId") }, options);
+  }
+
+  async getUsageByModel(options: QueryOptions & { userId?: string } = {}): Promise<Array<GroupedUsage & { provider: string | null }>> {
+    const rows = await this.grouped(options, ["model", "provider"]);
+    return rows.map((row) => ({ ...view(row, row.key.model), provider: row.key.provider })).sort(byCost);
+  }
+
+  async getUsageByAgent(options: QueryOptions & { userId?: string } = {}): Promise<GroupedUsage[]> {
+    return (await this.grouped(options, ["agent"])).map((row) => view(row, row.key.agent ?? NO_AGENT)).sort(byCost);
+  }
+
+  async getUsageByProvider(options: QueryOptions & { userId?: string } = {}): Promise<GroupedUsage[]> {
+    return (await this.grouped(options, ["provider"])).map((row) => view(row, row.key.provider)).sort(byCost);
+  }
+
+  async getTopUsers(options: QueryOptions & { limit?: number } = {}): Promise<GroupedUsage[]> {
+    const rows = await this.grouped(options, ["user"]);
+    return rows.map((row) => view(row, row.key.user)).sort(byCost).slice(0, clampLimit(options.limit ?? 10));
+  }
+
+  async getTopThreads(options: QueryOptions & { userId?: string; limit?: number } = {}): Promise<Array<GroupedUsage & { userId: string | null }>> {
+    const rows = await this.grouped(options, ["thread", "user"]);
+    return rows
+      .filter((row) => row.key.thread !== null)
+      .map((row) => ({ ...view(row, row.key.thread), userId: row.key.user }))
+      .sort(byCost)
+      .slice(0, clampLimit(options.limit ?? 10));
+  }
+
+  /** Charge-back by any dimension recorded at tracking time (tenant, department, feature, ...). */
+  async getUsageBy(dimension: string, options: QueryOptions & { userId?: string } = {}): Promise<GroupedUsage[]> {
+    if (typeof dimension !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(dimension)) {
+      throw new ValidationError("dimension", "must be a name matching [A-Za-z0-9_.-]{1,64}");
+    }
+    const rows = await this.grouped(options, [`dimension:${dimension}`]);
+    return rows.map((row) => view(row, row.key[`dimension:${dimension}`])).sort(byCost);
+  }
+
+  async getCostTrend(
+    options: QueryOptions & { userId?: string; threadId?: string; granularity?: Granularity } = {},
+  ): Promise<TokenUsageStats["costTrend"]> {
+    const granularity = options.granularity ?? "day";
+    if (!["day", "week", "month"].includes(granularity)) {
+      throw new ValidationError("granularity", `must be day, week or month, got ${JSON.stringify(granularity)}`);
+    }
+    const filter: RecordFilter = {};
+    if (options.userId !== undefined) filter.userId = requireId(options.userId, "userId");
+    if (options.threadId !== undefined) filter.threadId = requireId(options.threadId, "threadId");
+    const range = resolveRange(options);
+    const timeZone = assertTimeZone(options.timeZone ?? "UTC");
+    const rows = await this.aggregate({ ...filter, ...range }, ["hour"]);
+    return statsFromRows(rows, range, timeZone, granularity).costTrend;
+  }
+
+  /** Raw records, newest first, with keyset paging that survives concurrent writes. */
+  async getAllUsage(options: ListOptions = {}): Promise<RecordPage> {
+    const limit = pageSize(options.limit);
+    const range = resolveRange(options);
+    const filter: RecordFilter = { ...range };
+    for (const key of ["userId", "threadId", "model", "agentName", "provider"] as const) {
+      if (options[key] !== undefined) filter[key] = requireId(options[key], key);
+    }
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    // One more than asked tells whether a next page exists without a second query.
+    const records = await this.store.list(filter, { limit: limit + 1, after });
+    const page = records.slice(0, limit);
+    const last = page[page.length - 1];
+    return records.length > limit && last ? { records: page, cursor: encodeCursor(last) } : { records: page };
+  }
+
+  private async stats(filter: RecordFilter, options: QueryOptions): Promise<TokenUsageStats> {
+    const range = resolveRange(options);
+    const timeZone = assertTimeZone(options.timeZone ?? "UTC");
+    const rows = await this.aggregate({ ...filter, ...range }, ["model", "agent", "hour"]);
+    return statsFromRows(rows, range, timeZone);
+  }
+
+  private async grouped(options: QueryOptions & { userId?: string }, groupBy: GroupKey[]): Promise<AggregateRow[]> {
+    const range = resolveRange(options);
+    const filter: RecordFilter = options.userId === undefined ? {} : { userId: requireId(options.userId, "userId") };
+    return this.aggregate({ ...filter, ...range }, groupBy);
+  }
+}
+
+export function totalsOf(rows: AggregateRow[]): UsageTotals {
+  return rows.reduce((acc, row) => addTotals(acc, row), emptyTotals());
+}
+
+function view(row: AggregateRow, key: string | null): GroupedUsage {
+  return { key, ...totalsToStats(row) };
+}
+
+function byCost(a: GroupedUsage, b: GroupedUsage): number {
+  return b.totalCostNanos - a.totalCostNanos || b.totalTokens - a.totalTokens;
+}
+
+function requireId(value: unknown, field: string): string {
+  if (typeof value !== "string" || value === "") throw new ValidationError(field, `must be a non-empty string, got ${typeof value}`);
+  if (value.length > 1024) throw new ValidationError(field, "is longer than 1024 characters");
+  return value;
+}
+
+function pageSize(limit: unknown): number {
+  if (limit === undefined) return DEFAULT_PAGE_SIZE;
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
+    throw new ValidationError("limit", `must be a whole number of at least 1 (values above ${MAX_PAGE_SIZE} are clamped), got ${String(limit)}`);
+  }
+  return Math.min(limit, MAX_PAGE_SIZE);
+}
+
+function clampLimit(limit: number): number {
+  return pageSize(limit);
+}
+

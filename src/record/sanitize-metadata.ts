@@ -1,0 +1,62 @@
+/**
+ * The rule that keeps request metadata small and safe to store, whatever an
+ * application puts in its run config:
+ * - only plain JSON values survive (functions, symbols and class instances become strings or are dropped);
+ * - objects nest at most 4 levels; deeper values become "[Truncated]";
+ * - cycles become "[Circular]";
+ * - strings are cut at 1,024 characters, arrays at 50 items, objects at 50 keys;
+ * - keys that look like secrets (api key, token, password, authorization) are dropped;
+ * - if the result still exceeds 8 KiB of JSON, keys are dropped from the end and `_truncated: true` is set.
+ * It never throws.
+ */
+export const METADATA_LIMITS = { depth: 4, stringLength: 1024, items: 50, bytes: 8192 } as const;
+
+const SECRET_KEY = /(api[-_]?key|secret|password|authorization|access[-_]?token|^token$)/i;
+
+export function sanitizeMetadata(input: unknown): Record<string, unknown> {
+  try {
+    const seen = new WeakSet<object>();
+    const out = clean(input, 0, seen);
+    if (typeof out !== "object" || out === null || Array.isArray(out)) return {};
+    const result = out as Record<string, unknown>;
+    if (JSON.stringify(result).length <= METADATA_LIMITS.bytes) return result;
+    const keys = Object.keys(result);
+    while (keys.length > 0 && JSON.stringify(result).length > METADATA_LIMITS.bytes - 20) {
+      delete result[keys.pop()!];
+    }
+    result._truncated = true;
+    return result;
+  } catch {
+    return { _truncated: true };
+  }
+}
+
+function clean(value: unknown, depth: number, seen: WeakSet<object>): unknown {
+  if (value === null || typeof value === "boolean") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : null;
+  if (typeof value === "string") return value.length > METADATA_LIMITS.stringLength ? value.slice(0, METADATA_LIMITS.stringLength) + "…" : value;
+  if (typeof value === "bigint") return value.toString();
+  if (typeof value !== "object") return undefined;
+  if (seen.has(value)) return "[Circular]";
+  if (depth >= METADATA_LIMITS.depth) return "[Truncated]";
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) {
+      return value.slice(0, METADATA_LIMITS.items).map((v) => clean(v, depth + 1, seen) ?? null);
+    }
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return `[${proto?.constructor?.name ?? "Object"}]`;
+    const out: Record<string, unknown> = {};
+    let n = 0;
+    for (const key of Object.keys(value)) {
+      if (n++ >= METADATA_LIMITS.items) break;
+      if (SECRET_KEY.test(key)) continue;
+      const v = clean((value as Record<string, unknown>)[key], depth + 1, seen);
+      if (v !== undefined) out[key] = v;
+    }
+    return out;
+  } finally {
+    seen.delete(value);
+  }
+}

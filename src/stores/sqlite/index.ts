@@ -1,0 +1,1 @@
+export { SqliteUsageStore, type SqliteUsageStoreOptions } from "./sqlite-usage-store.js";

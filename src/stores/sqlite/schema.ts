@@ -1,0 +1,104 @@
+/**
+ * SQLite schema and its migrations. Each migration runs once, in order, inside a
+ * transaction; `PRAGMA user_version` records how far a database file has come, so
+ * a file written by an older version of the package is upgraded in place.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: raw records, hourly rollups, settings and one-time claims.
+  `
+  CREATE TABLE IF NOT EXISTS usage_records (
+    id TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL,
+    thread_id TEXT,
+    agent_name TEXT,
+    operation_type TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    deployment TEXT,
+    timestamp TEXT NOT NULL,
+    hour TEXT NOT NULL,
+    day TEXT NOT NULL,
+    month TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    input_cost REAL NOT NULL,
+    output_cost REAL NOT NULL,
+    total_cost REAL NOT NULL,
+    input_cost_nanos INTEGER NOT NULL,
+    output_cost_nanos INTEGER NOT NULL,
+    total_cost_nanos INTEGER NOT NULL,
+    priced INTEGER NOT NULL,
+    price_source TEXT,
+    estimated INTEGER NOT NULL,
+    cached INTEGER NOT NULL,
+    latency_ms REAL,
+    error INTEGER NOT NULL,
+    error_message TEXT,
+    run_id TEXT,
+    parent_run_id TEXT,
+    tags TEXT NOT NULL,
+    dimensions TEXT NOT NULL,
+    request_metadata TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS idx_usage_user_time ON usage_records (user_id, timestamp DESC, id DESC);
+  CREATE INDEX IF NOT EXISTS idx_usage_thread_time ON usage_records (thread_id, timestamp DESC, id DESC);
+  CREATE INDEX IF NOT EXISTS idx_usage_time ON usage_records (timestamp DESC, id DESC);
+
+  CREATE TABLE IF NOT EXISTS usage_rollup_hourly (
+    user_id TEXT NOT NULL,
+    hour TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    agent_name TEXT NOT NULL,
+    operation_type TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    cost_nanos INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    unpriced INTEGER NOT NULL,
+    estimated INTEGER NOT NULL,
+    cached INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    PRIMARY KEY (user_id, hour, provider, model, agent_name, operation_type)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS idx_rollup_hour ON usage_rollup_hourly (hour);
+
+  CREATE TABLE IF NOT EXISTS settings (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (namespace, key)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE IF NOT EXISTS claims (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (namespace, key)
+  ) WITHOUT ROWID;
+  `,
+];
+
+/** Sum columns shared by the raw table and the rollup table, in one order. */
+export const TOTAL_COLUMNS = {
+  rollup: `SUM(requests) AS requests, SUM(input_tokens) AS inputTokens, SUM(output_tokens) AS outputTokens,
+    SUM(total_tokens) AS totalTokens, SUM(cache_read_tokens) AS cacheReadTokens,
+    SUM(cache_write_tokens) AS cacheWriteTokens, SUM(reasoning_tokens) AS reasoningTokens,
+    SUM(cost_nanos) AS costNanos, SUM(errors) AS errors, SUM(unpriced) AS unpriced,
+    SUM(estimated) AS estimated, SUM(cached) AS cached, MIN(first_seen) AS firstSeen, MAX(last_seen) AS lastSeen`,
+  raw: `COUNT(*) AS requests, SUM(input_tokens) AS inputTokens, SUM(output_tokens) AS outputTokens,
+    SUM(total_tokens) AS totalTokens, SUM(cache_read_tokens) AS cacheReadTokens,
+    SUM(cache_write_tokens) AS cacheWriteTokens, SUM(reasoning_tokens) AS reasoningTokens,
+    SUM(total_cost_nanos) AS costNanos, SUM(error) AS errors, SUM(1 - priced) AS unpriced,
+    SUM(estimated) AS estimated, SUM(cached) AS cached, MIN(timestamp) AS firstSeen, MAX(timestamp) AS lastSeen`,
+} as const;

@@ -1,0 +1,453 @@
+/**
+ * The embedded default store: one SQLite file (better-sqlite3, WAL).
+ *
+ * Every batch is one IMMEDIATE transaction that inserts the records (idempotent by
+ * id) and adds the newly inserted ones to the hourly rollups, so rollups and records
+ * can never disagree, even with several processes writing the same file.
+ * better-sqlite3 is synchronous: the writer calls `append` off the agent's path.
+ */
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { StoreError, ValidationError } from "../../errors.js";
+import type { UsageRecord } from "../../record/types.js";
+import type {
+  AggregateQuery,
+  AggregateRow,
+  AppendResult,
+  CostUpdate,
+  GroupKey,
+  PageRequest,
+  RecordFilter,
+  StoreCapabilities,
+  UsageStore,
+} from "../types.js";
+import { MIGRATIONS, TOTAL_COLUMNS } from "./schema.js";
+import { recordToRow, rowToRecord, type RecordRow } from "./rows.js";
+
+export interface SqliteUsageStoreOptions {
+  /** Database file, or `:memory:`. */
+  path: string;
+  /** How long a writer waits for another process's lock before failing. @default 5000 */
+  busyTimeoutMs?: number;
+}
+
+const ROLLUP_KEYS: ReadonlySet<string> = new Set(["user", "provider", "model", "agent", "operation", "hour", "day"]);
+
+const RAW_GROUP_COLUMNS: Record<string, string> = {
+  user: "user_id",
+  thread: "thread_id",
+  provider: "provider",
+  model: "model",
+  agent: "agent_name",
+  operation: "operation_type",
+  hour: "hour",
+  day: "day",
+};
+
+const ROLLUP_GROUP_COLUMNS: Record<string, string> = {
+  user: "user_id",
+  provider: "provider",
+  model: "model",
+  agent: "NULLIF(agent_name, '')",
+  operation: "operation_type",
+  hour: "hour",
+  day: "substr(hour, 1, 10)",
+};
+
+const DIMENSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export class SqliteUsageStore implements UsageStore {
+  readonly kind = "sqlite";
+  readonly capabilities: StoreCapabilities = { rollups: true, multiProcess: true, ttl: false };
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly insertRecord: Database.Statement;
+  private readonly upsertRollup: Database.Statement;
+  private readonly appendTx: (records: UsageRecord[]) => AppendResult;
+
+  constructor(options: SqliteUsageStoreOptions) {
+    this.path = options.path;
+    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    try {
+      this.db = new Database(options.path);
+    } catch (cause) {
+      throw new StoreError(`cannot open SQLite database at ${options.path}`, { cause });
+    }
+    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    if (options.path !== ":memory:") this.db.pragma("journal_mode = WAL");
+    // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the last commits.
+    this.db.pragma("synchronous = NORMAL");
+    this.migrate();
+
+    this.insertRecord = this.db.prepare(
+      `INSERT INTO usage_records VALUES (@id, @user_id, @thread_id, @agent_name, @operation_type, @provider,
+        @model, @deployment, @timestamp, @hour, @day, @month, @input_tokens, @output_tokens, @total_tokens,
+        @cache_read_tokens, @cache_write_tokens, @reasoning_tokens, @input_cost, @output_cost, @total_cost,
+        @input_cost_nanos, @output_cost_nanos, @total_cost_nanos, @priced, @price_source, @estimated, @cached,
+        @latency_ms, @error, @error_message, @run_id, @parent_run_id, @tags, @dimensions, @request_metadata)
+       ON CONFLICT (id) DO NOTHING`,
+    );
+    this.upsertRollup = this.db.prepare(
+      `INSERT INTO usage_rollup_hourly VALUES (@user_id, @hour, @provider, @model, @agent_name, @operation_type,
+        @requests, @input_tokens, @output_tokens, @total_tokens, @cache_read_tokens, @cache_write_tokens,
+        @reasoning_tokens, @cost_nanos, @errors, @unpriced, @estimated, @cached, @first_seen, @last_seen)
+       ON CONFLICT (user_id, hour, provider, model, agent_name, operation_type) DO UPDATE SET
+        requests = requests + excluded.requests,
+        input_tokens = input_tokens + excluded.input_tokens,
+        output_tokens = output_tokens + excluded.output_tokens,
+        total_tokens = total_tokens + excluded.total_tokens,
+        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+        reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+        cost_nanos = cost_nanos + excluded.cost_nanos,
+        errors = errors + excluded.errors,
+        unpriced = unpriced + excluded.unpriced,
+        estimated = estimated + excluded.estimated,
+        cached = cached + excluded.cached,
+        first_seen = min(first_seen, excluded.first_seen),
+        last_seen = max(last_seen, excluded.last_seen)`,
+    );
+    const appendTx = this.db.transaction((records: UsageRecord[]) => {
+      const deltas = new Map<string, RollupDelta>();
+      let inserted = 0;
+      for (const record of records) {
+        const row = recordToRow(record);
+        if (this.insertRecord.run(row).changes === 0) continue;
+        inserted++;
+        addToDelta(deltas, row);
+      }
+      for (const delta of deltas.values()) this.upsertRollup.run(delta);
+      return { inserted, duplicates: records.length - inserted };
+    });
+    // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read locks.
+    this.appendTx = (records) => appendTx.immediate(records);
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma("user_version", { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]);
+        this.db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    }
+  }
+
+  async append(records: UsageRecord[]): Promise<AppendResult> {
+    if (records.length === 0) return { inserted: 0, duplicates: 0 };
+    try {
+      return this.appendTx(records);
+    } catch (cause) {
+      throw new StoreError(`SQLite append of ${records.length} records failed: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async list(filter: RecordFilter, page: PageRequest): Promise<UsageRecord[]> {
+    const { where, params } = whereClause(filter);
+    if (page.after) {
+      where.push("(timestamp < @afterTs OR (timestamp = @afterTs AND id < @afterId))");
+      params.afterTs = page.after.timestamp;
+      params.afterId = page.after.id;
+    }
+    params.limit = page.limit;
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM usage_records ${where.length ? "WHERE " + where.join(" AND ") : ""}
+         ORDER BY timestamp DESC, id DESC LIMIT @limit`,
+      )
+      .all(params) as RecordRow[];
+    return rows.map(rowToRecord);
+  }
+
+  async get(id: string, userId?: string): Promise<UsageRecord | null> {
+    const row = (
+      userId === undefined
+        ? this.db.prepare("SELECT * FROM usage_records WHERE id = ?").get(id)
+        : this.db.prepare("SELECT * FROM usage_records WHERE id = ? AND user_id = ?").get(id, userId)
+    ) as RecordRow | undefined;
+    return row ? rowToRecord(row) : null;
+  }
+
+  async aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
+    const fromRollups = this.canUseRollups(query);
+    const columns = fromRollups ? ROLLUP_GROUP_COLUMNS : RAW_GROUP_COLUMNS;
+    const params: Record<string, unknown> = {};
+    const selects: string[] = [];
+    query.groupBy.forEach((key, i) => {
+      selects.push(`${groupExpression(key, columns, params, i)} AS g${i}`);
+    });
+    const { where, params: filterParams } = fromRollups ? rollupWhere(query.filter) : whereClause(query.filter);
+    Object.assign(params, filterParams);
+    const sql = `SELECT ${[...selects, fromRollups ? TOTAL_COLUMNS.rollup : TOTAL_COLUMNS.raw].join(", ")}
+      FROM ${fromRollups ? "usage_rollup_hourly" : "usage_records"}
+      ${where.length ? "WHERE " + where.join(" AND ") : ""}
+      ${selects.length ? "GROUP BY " + selects.map((_, i) => `g${i}`).join(", ") : ""}`;
+    const rows = this.db.prepare(sql).all(params) as Array<Record<string, unknown>>;
+    return rows
+      .filter((row) => Number(row.requests) > 0)
+      .map((row) => {
+        const key: Record<string, string | null> = {};
+        query.groupBy.forEach((k, i) => {
+          key[k] = (row[`g${i}`] as string | null) ?? null;
+        });
+        return {
+          key,
+          requests: Number(row.requests),
+          inputTokens: Number(row.inputTokens),
+          outputTokens: Number(row.outputTokens),
+          totalTokens: Number(row.totalTokens),
+          cacheReadTokens: Number(row.cacheReadTokens),
+          cacheWriteTokens: Number(row.cacheWriteTokens),
+          reasoningTokens: Number(row.reasoningTokens),
+          costNanos: Number(row.costNanos),
+          errors: Number(row.errors),
+          unpriced: Number(row.unpriced),
+          estimated: Number(row.estimated),
+          cached: Number(row.cached),
+          firstSeen: (row.firstSeen as string | null) ?? null,
+          lastSeen: (row.lastSeen as string | null) ?? null,
+        };
+      });
+  }
+
+  /** Rollups answer queries whose range is whole hours and whose keys the rollup keeps. */
+  private canUseRollups(query: AggregateQuery): boolean {
+    const f = query.filter;
+    return (
+      f.threadId === undefined &&
+      isHourAligned(f.start) &&
+      isHourAligned(f.end) &&
+      query.groupBy.every((k) => ROLLUP_KEYS.has(k))
+    );
+  }
+
+  async updateCosts(updates: CostUpdate[]): Promise<number> {
+    const read = this.db.prepare(
+      `SELECT user_id, hour, provider, model, agent_name, operation_type, total_cost_nanos, priced
+       FROM usage_records WHERE id = ? AND user_id = ?`,
+    );
+    const write = this.db.prepare(
+      `UPDATE usage_records SET input_cost_nanos = @inputCostNanos, output_cost_nanos = @outputCostNanos,
+        total_cost_nanos = @totalCostNanos, input_cost = @inputCostNanos / 1e9, output_cost = @outputCostNanos / 1e9,
+        total_cost = @totalCostNanos / 1e9, priced = @priced, price_source = @priceSource
+       WHERE id = @id AND user_id = @userId`,
+    );
+    const adjust = this.db.prepare(
+      `UPDATE usage_rollup_hourly SET cost_nanos = cost_nanos + @costDelta, unpriced = unpriced + @unpricedDelta
+       WHERE user_id = @user_id AND hour = @hour AND provider = @provider AND model = @model
+         AND agent_name = @agent AND operation_type = @operation_type`,
+    );
+    const tx = this.db.transaction((list: CostUpdate[]) => {
+      let changed = 0;
+      for (const u of list) {
+        const old = read.get(u.id, u.userId) as
+          | { user_id: string; hour: string; provider: string; model: string; agent_name: string | null;
+              operation_type: string; total_cost_nanos: number; priced: number }
+          | undefined;
+        if (!old) continue;
+        const priced = u.priced ? 1 : 0;
+        if (old.total_cost_nanos === u.totalCostNanos && old.priced === priced) continue;
+        write.run({ ...u, priced });
+        adjust.run({
+          ...old,
+          agent: old.agent_name ?? "",
+          costDelta: u.totalCostNanos - old.total_cost_nanos,
+          unpricedDelta: old.priced - priced,
+        });
+        changed++;
+      }
+      return changed;
+    });
+    return tx.immediate(updates);
+  }
+
+  async prune(before: string, filter: { userId?: string } = {}): Promise<number> {
+    const userClause = filter.userId === undefined ? "" : " AND user_id = @userId";
+    const params = { before, hour: before.slice(0, 13), userId: filter.userId };
+    const tx = this.db.transaction(() => {
+      const removed = this.db.prepare(`DELETE FROM usage_records WHERE timestamp < @before${userClause}`).run(params).changes;
+      this.db.prepare(`DELETE FROM usage_rollup_hourly WHERE hour <= @hour${userClause}`).run(params);
+      // The hour that `before` falls in may keep some records: recompute it from what remains.
+      this.db.prepare(`${REBUILD_SELECT} WHERE hour = @hour${userClause} ${REBUILD_GROUP}`).run(params);
+      return removed;
+    });
+    return tx.immediate();
+  }
+
+  async rebuildRollups(): Promise<void> {
+    this.db.transaction(() => {
+      this.db.exec("DELETE FROM usage_rollup_hourly");
+      this.db.prepare(`${REBUILD_SELECT} ${REBUILD_GROUP}`).run();
+    }).immediate();
+  }
+
+  async getSetting<T = unknown>(namespace: string, key: string): Promise<T | null> {
+    const row = this.db.prepare("SELECT value FROM settings WHERE namespace = ? AND key = ?").get(namespace, key) as
+      | { value: string }
+      | undefined;
+    return row ? (JSON.parse(row.value) as T) : null;
+  }
+
+  async putSetting(namespace: string, key: string, value: unknown): Promise<void> {
+    this.db
+      .prepare("INSERT INTO settings VALUES (?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value")
+      .run(namespace, key, JSON.stringify(value));
+  }
+
+  async deleteSetting(namespace: string, key: string): Promise<boolean> {
+    return this.db.prepare("DELETE FROM settings WHERE namespace = ? AND key = ?").run(namespace, key).changes > 0;
+  }
+
+  async listSettings<T = unknown>(namespace: string): Promise<Array<{ key: string; value: T }>> {
+    const rows = this.db.prepare("SELECT key, value FROM settings WHERE namespace = ? ORDER BY key").all(namespace) as
+      Array<{ key: string; value: string }>;
+    return rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as T }));
+  }
+
+  async claimOnce(namespace: string, key: string): Promise<boolean> {
+    return (
+      this.db
+        .prepare("INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        .run(namespace, key, new Date().toISOString()).changes === 1
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  /** For tools and benchmarks that need SQL the contract does not offer (read-only use). */
+  get database(): Database.Database {
+    return this.db;
+  }
+}
+
+const REBUILD_SELECT = `INSERT INTO usage_rollup_hourly
+  SELECT user_id, hour, provider, model, COALESCE(agent_name, ''), operation_type, COUNT(*), SUM(input_tokens),
+    SUM(output_tokens), SUM(total_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(reasoning_tokens),
+    SUM(total_cost_nanos), SUM(error), SUM(1 - priced), SUM(estimated), SUM(cached), MIN(timestamp), MAX(timestamp)
+  FROM usage_records`;
+const REBUILD_GROUP = "GROUP BY user_id, hour, provider, model, COALESCE(agent_name, ''), operation_type";
+
+interface RollupDelta {
+  user_id: string;
+  hour: string;
+  provider: string;
+  model: string;
+  agent_name: string;
+  operation_type: string;
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
+  cost_nanos: number;
+  errors: number;
+  unpriced: number;
+  estimated: number;
+  cached: number;
+  first_seen: string;
+  last_seen: string;
+}
+
+/** Sums a batch's new records per rollup key in memory, so each key is upserted once per batch. */
+function addToDelta(deltas: Map<string, RollupDelta>, row: RecordRow): void {
+  const agent = row.agent_name ?? "";
+  const mapKey = `${row.user_id}\u0000${row.hour}\u0000${row.provider}\u0000${row.model}\u0000${agent}\u0000${row.operation_type}`;
+  let d = deltas.get(mapKey);
+  if (!d) {
+    d = {
+      user_id: row.user_id,
+      hour: row.hour,
+      provider: row.provider,
+      model: row.model,
+      agent_name: agent,
+      operation_type: row.operation_type,
+      requests: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      total_tokens: 0,
+      cache_read_tokens: 0,
+      cache_write_tokens: 0,
+      reasoning_tokens: 0,
+      cost_nanos: 0,
+      errors: 0,
+      unpriced: 0,
+      estimated: 0,
+      cached: 0,
+      first_seen: row.timestamp,
+      last_seen: row.timestamp,
+    };
+    deltas.set(mapKey, d);
+  }
+  d.requests++;
+  d.input_tokens += row.input_tokens;
+  d.output_tokens += row.output_tokens;
+  d.total_tokens += row.total_tokens;
+  d.cache_read_tokens += row.cache_read_tokens;
+  d.cache_write_tokens += row.cache_write_tokens;
+  d.reasoning_tokens += row.reasoning_tokens;
+  d.cost_nanos += row.total_cost_nanos;
+  d.errors += row.error;
+  d.unpriced += 1 - row.priced;
+  d.estimated += row.estimated;
+  d.cached += row.cached;
+  if (row.timestamp < d.first_seen) d.first_seen = row.timestamp;
+  if (row.timestamp > d.last_seen) d.last_seen = row.timestamp;
+}
+
+function isHourAligned(iso: string | undefined): boolean {
+  return iso === undefined || iso.slice(13) === ":00:00.000Z";
+}
+
+function groupExpression(key: GroupKey, columns: Record<string, string>, params: Record<string, unknown>, i: number): string {
+  if (key.startsWith("dimension:")) {
+    const name = key.slice("dimension:".length);
+    if (!DIMENSION_NAME.test(name)) throw new ValidationError("groupBy", `invalid dimension name "${name}"`);
+    params[`dim${i}`] = `$."${name}"`;
+    return `json_extract(dimensions, @dim${i})`;
+  }
+  const column = columns[key];
+  if (!column) throw new ValidationError("groupBy", `unknown group key "${key}"`);
+  return column;
+}
+
+function whereClause(filter: RecordFilter): { where: string[]; params: Record<string, unknown> } {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  const eq = (column: string, name: string, value: string | undefined) => {
+    if (value === undefined) return;
+    where.push(`${column} = @${name}`);
+    params[name] = value;
+  };
+  eq("user_id", "userId", filter.userId);
+  eq("thread_id", "threadId", filter.threadId);
+  eq("provider", "provider", filter.provider);
+  eq("model", "model", filter.model);
+  eq("agent_name", "agentName", filter.agentName);
+  if (filter.start !== undefined) {
+    where.push("timestamp >= @start");
+    params.start = filter.start;
+  }
+  if (filter.end !== undefined) {
+    where.push("timestamp < @end");
+    params.end = filter.end;
+  }
+  return { where, params };
+}
+
+function rollupWhere(filter: RecordFilter): { where: string[]; params: Record<string, unknown> } {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (filter.userId !== undefined) (where.push("user_id = @userId"), (params.userId = filter.userId));
+  if (filter.provider !== undefined) (where.push("provider = @provider"), (params.provider = filter.provider));
+  if (filter.model !== undefined) (where.push("model = @model"), (params.model = filter.model));
+  if (filter.agentName !== undefined) (where.push("agent_name = @agentName"), (params.agentName = filter.agentName));
+  if (filter.start !== undefined) (where.push("hour >= @startHour"), (params.startHour = filter.start.slice(0, 13)));
+  if (filter.end !== undefined) (where.push("hour < @endHour"), (params.endHour = filter.end.slice(0, 13)));
+  return { where, params };
+}
+

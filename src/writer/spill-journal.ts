@@ -1,0 +1,94 @@
+/**
+ * The spill journal: where records go when the store has been unreachable long
+ * enough that the memory buffer is full. One JSON-lines file per process (so live
+ * processes never write the same file); a process replays its own files and those
+ * of processes that are gone, claiming each by an atomic rename before reading it.
+ * Replays are safe to repeat because stores are idempotent by record id.
+ */
+import { appendFile, mkdir, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { UsageRecord } from "../record/types.js";
+
+const PREFIX = "spill-";
+
+export class SpillJournal {
+  private readonly file: string;
+  private spilled = 0;
+
+  constructor(private readonly dir: string) {
+    this.file = join(dir, `${PREFIX}${process.pid}-${Date.now().toString(36)}.jsonl`);
+  }
+
+  /** Records currently written by this process and not yet replayed. */
+  get pending(): number {
+    return this.spilled;
+  }
+
+  async append(records: UsageRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await mkdir(this.dir, { recursive: true });
+    await appendFile(this.file, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    this.spilled += records.length;
+  }
+
+  /**
+   * Hands every replayable file's records to `write`, batch by batch; a file is
+   * deleted only after all its records were written. Returns how many were replayed.
+   */
+  async replay(write: (records: UsageRecord[]) => Promise<void>, batchSize: number): Promise<number> {
+    let names: string[];
+    try {
+      names = (await readdir(this.dir)).filter((n) => n.startsWith(PREFIX));
+    } catch {
+      return 0;
+    }
+    let replayed = 0;
+    for (const name of names) {
+      const path = join(this.dir, name);
+      const own = path === this.file;
+      // A file another process was replaying when it died is taken over like a spill file.
+      const replayer = /\.replaying-(\d+)$/.exec(name);
+      if (replayer ? isAlive(Number(replayer[1])) : !own && isAlive(pidOf(name))) continue;
+      const claimed = `${path.replace(/\.replaying-\d+$/, "")}.replaying-${process.pid}`;
+      try {
+        await rename(path, claimed);
+      } catch {
+        continue; // another process claimed it first
+      }
+      const lines = (await readFile(claimed, "utf8")).split("\n").filter((l) => l.trim() !== "");
+      const records: UsageRecord[] = [];
+      for (const line of lines) {
+        try {
+          records.push(JSON.parse(line) as UsageRecord);
+        } catch {
+          // A torn last line from a crash mid-write: the record was never acknowledged.
+        }
+      }
+      try {
+        for (let i = 0; i < records.length; i += batchSize) await write(records.slice(i, i + batchSize));
+      } catch (error) {
+        // Give it back under its spill name for the next attempt.
+        await rename(claimed, claimed.replace(/\.replaying-\d+$/, "")).catch(() => undefined);
+        throw error;
+      }
+      await unlink(claimed);
+      replayed += records.length;
+      if (own) this.spilled = 0;
+    }
+    return replayed;
+  }
+}
+
+function pidOf(name: string): number {
+  return Number(name.slice(PREFIX.length).split("-")[0]);
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
