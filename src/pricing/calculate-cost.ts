@@ -99,6 +99,7 @@ export function createPricer(options: PricingOptions = {}): Pricer {
 
     const warnKey = `${providerRaw}\u0000${name}`;
     if (!warned.has(warnKey)) {
+      if (warned.size >= MEMO_LIMIT) warned.clear();
       warned.add(warnKey);
       logger.warn(
         `langchain-token-tracking: no price known for model "${name}"` +
