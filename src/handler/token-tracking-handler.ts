@@ -72,15 +72,17 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
     return this.runs.size + this.chains.size;
   }
 
+  // The callback manager of @langchain/core 1.x calls this as (chain, inputs, runId,
+  // parentRunId, tags, metadata, runType, runName), whatever the declared parameter names say.
   override handleChainStart(
     chain: Serialized,
     _inputs: ChainValues,
     runId: string,
-    _runType?: string,
+    parentRunId?: string,
     _tags?: string[],
     metadata?: Record<string, unknown>,
+    _runType?: string,
     runName?: string,
-    parentRunId?: string,
   ): void {
     try {
       this.chains.set(runId, {

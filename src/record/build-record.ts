@@ -9,7 +9,7 @@ import { sanitizeMetadata } from "./sanitize-metadata.js";
 import { ANONYMOUS_USER, type OperationType, type UsageRecord } from "./types.js";
 
 /** Larger than any context window sold today: a count above it is a bug upstream. */
-export const MAX_TOKENS_PER_CALL = 100_000_000;
+export const MAX_TOKENS_PER_CALL = 1_000_000_000;
 /** Ids are user-supplied data; this bound keeps them storable on every backend. */
 export const MAX_ID_LENGTH = 1024;
 const RECORD_ID = /^[^/\\?#]{1,255}$/;

@@ -9,7 +9,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { StoreError, ValidationError } from "../../errors.js";
+import { ClosedError, StoreError, ValidationError } from "../../errors.js";
 import type { UsageRecord } from "../../record/types.js";
 import type {
   AggregateQuery,
@@ -135,7 +135,12 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async append(records: UsageRecord[]): Promise<AppendResult> {
+    this.assertOpen();
     if (records.length === 0) return { inserted: 0, duplicates: 0 };
+    records.forEach((r, i) => {
+      if (typeof r.id !== "string" || r.id === "") throw new ValidationError(`records[${i}].id`, "must be a non-empty string");
+      if (typeof r.userId !== "string" || r.userId === "") throw new ValidationError(`records[${i}].userId`, "must be a non-empty string");
+    });
     try {
       return this.appendTx(records);
     } catch (cause) {
@@ -144,6 +149,7 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async list(filter: RecordFilter, page: PageRequest): Promise<UsageRecord[]> {
+    this.assertOpen();
     const { where, params } = whereClause(filter);
     if (page.after) {
       where.push("(timestamp < @afterTs OR (timestamp = @afterTs AND id < @afterId))");
@@ -161,6 +167,7 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async get(id: string, userId?: string): Promise<UsageRecord | null> {
+    this.assertOpen();
     const row = (
       userId === undefined
         ? this.db.prepare("SELECT * FROM usage_records WHERE id = ?").get(id)
@@ -170,6 +177,7 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
+    this.assertOpen();
     const fromRollups = this.canUseRollups(query);
     const columns = fromRollups ? ROLLUP_GROUP_COLUMNS : RAW_GROUP_COLUMNS;
     const params: Record<string, unknown> = {};
@@ -311,6 +319,10 @@ export class SqliteUsageStore implements UsageStore {
         .prepare("INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
         .run(namespace, key, new Date().toISOString()).changes === 1
     );
+  }
+
+  private assertOpen(): void {
+    if (!this.db.open) throw new ClosedError("the SQLite usage store");
   }
 
   async close(): Promise<void> {
