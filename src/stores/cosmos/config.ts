@@ -1,0 +1,121 @@
+/**
+ * Options of the Cosmos DB store, with the environment fallbacks. Resolving them is
+ * pure (no I/O) so a misconfigured store fails at construction with a clear field.
+ */
+import type { Container, CosmosClient } from "@azure/cosmos";
+import { ValidationError } from "../../errors.js";
+
+export interface CosmosStoreLogger {
+  warn(message: string, details?: Record<string, unknown>): void;
+}
+
+export interface CosmosUsageStoreOptions {
+  /** Account endpoint. @default process.env.COSMOS_ENDPOINT */
+  endpoint?: string;
+  /** Account key. @default process.env.COSMOS_KEY */
+  key?: string;
+  /** @default process.env.COSMOS_DATABASE ?? "token_usage_db" */
+  databaseId?: string;
+  /** @default process.env.COSMOS_CONTAINER ?? "token_usage" */
+  containerId?: string;
+  /** A ready client (Entra ID, custom agent, ...); the store never closes a client it did not create. */
+  client?: CosmosClient;
+  /** A ready container: no database or container is created. */
+  container?: Container;
+  /** Create the database and container on first use. @default true */
+  createIfMissing?: boolean;
+  /** Container default TTL for NEW containers (seconds); documents then expire by themselves. */
+  defaultTtlSeconds?: number;
+  /** NEW containers are partitioned by `['/user_id', '/month']` instead of `/user_id`. @default false */
+  hierarchicalPartitionKey?: boolean;
+  /** Provisioned RU/s for a NEW container (omit for serverless or shared throughput). */
+  throughput?: number;
+  /** Operations per bulk request (the service accepts at most 100). @default 100 */
+  bulkBatchSize?: number;
+  /** Attempts for a throttled (429), unavailable (5xx) or dropped request before a StoreError. @default 8 */
+  maxAttempts?: number;
+  /** First backoff delay in ms; doubled per attempt, with full jitter. @default 100 */
+  baseDelayMs?: number;
+  /** Cap of one backoff delay in ms (a service's retry-after wins when longer). @default 10000 */
+  maxDelayMs?: number;
+  logger?: CosmosStoreLogger;
+}
+
+export interface ResolvedCosmosConfig {
+  endpoint?: string;
+  key?: string;
+  databaseId: string;
+  containerId: string;
+  client?: CosmosClient;
+  container?: Container;
+  createIfMissing: boolean;
+  defaultTtlSeconds?: number;
+  hierarchicalPartitionKey: boolean;
+  throughput?: number;
+  bulkBatchSize: number;
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  logger?: CosmosStoreLogger;
+}
+
+export const DEFAULT_DATABASE = "token_usage_db";
+export const DEFAULT_CONTAINER = "token_usage";
+
+export function resolveCosmosConfig(
+  opts: CosmosUsageStoreOptions = {},
+  env: Record<string, string | undefined> = process.env,
+): ResolvedCosmosConfig {
+  const endpoint = opts.endpoint ?? env.COSMOS_ENDPOINT;
+  const key = opts.key ?? env.COSMOS_KEY;
+  if (!opts.client && !opts.container) {
+    if (!endpoint) {
+      throw new ValidationError(
+        "endpoint",
+        "no Cosmos DB endpoint: pass `endpoint` and `key`, set COSMOS_ENDPOINT and COSMOS_KEY, or pass a ready `client` (Entra ID)",
+      );
+    }
+    if (!key) {
+      throw new ValidationError(
+        "key",
+        "no Cosmos DB key: pass `key`, set COSMOS_KEY, or pass a ready `client` authenticated with Entra ID",
+      );
+    }
+  }
+  const bulkBatchSize = opts.bulkBatchSize ?? 100;
+  if (!Number.isInteger(bulkBatchSize) || bulkBatchSize < 1 || bulkBatchSize > 100) {
+    throw new ValidationError("bulkBatchSize", "must be an integer from 1 to 100 (the service limit per bulk request)");
+  }
+  const maxAttempts = opts.maxAttempts ?? 8;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    throw new ValidationError("maxAttempts", "must be a positive integer");
+  }
+  const baseDelayMs = opts.baseDelayMs ?? 100;
+  if (!(baseDelayMs >= 0)) throw new ValidationError("baseDelayMs", "must be a non-negative number");
+  const maxDelayMs = opts.maxDelayMs ?? 10_000;
+  if (!(maxDelayMs >= baseDelayMs)) throw new ValidationError("maxDelayMs", "must be at least baseDelayMs");
+  if (opts.defaultTtlSeconds !== undefined && !(Number.isInteger(opts.defaultTtlSeconds) && opts.defaultTtlSeconds > 0)) {
+    throw new ValidationError("defaultTtlSeconds", "must be a positive integer number of seconds");
+  }
+  const databaseId = opts.databaseId ?? env.COSMOS_DATABASE ?? DEFAULT_DATABASE;
+  const containerId = opts.containerId ?? env.COSMOS_CONTAINER ?? DEFAULT_CONTAINER;
+  if (!databaseId) throw new ValidationError("databaseId", "must not be empty");
+  if (!containerId) throw new ValidationError("containerId", "must not be empty");
+  return {
+    endpoint,
+    key,
+    databaseId,
+    containerId,
+    client: opts.client,
+    container: opts.container,
+    createIfMissing: opts.createIfMissing ?? true,
+    defaultTtlSeconds: opts.defaultTtlSeconds,
+    hierarchicalPartitionKey: opts.hierarchicalPartitionKey ?? false,
+    throughput: opts.throughput,
+    bulkBatchSize,
+    maxAttempts,
+    baseDelayMs,
+    maxDelayMs,
+    logger: opts.logger,
+  };
+}

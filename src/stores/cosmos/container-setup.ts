@@ -1,0 +1,96 @@
+/**
+ * Creating (or opening) the database and container. Runs once per store, behind the
+ * store's cached promise, so constructing a store never does I/O.
+ */
+import type { Container, ContainerDefinition, CosmosClient } from "@azure/cosmos";
+import { MissingDependencyError, StoreError } from "../../errors.js";
+import type { ResolvedCosmosConfig } from "./config.js";
+
+export interface OpenedContainer {
+  container: Container;
+  hierarchical: boolean;
+  /** Set when the store created the client and must dispose of it on close. */
+  ownedClient?: CosmosClient;
+}
+
+/** Only what the store filters or sorts on is indexed: metadata and rollup bodies are not. */
+export function containerDefinition(cfg: ResolvedCosmosConfig): ContainerDefinition {
+  return {
+    id: cfg.containerId,
+    partitionKey: cfg.hierarchicalPartitionKey
+      ? { paths: ["/user_id", "/month"], version: 2, kind: "MultiHash" as never }
+      : { paths: ["/user_id"] },
+    defaultTtl: cfg.defaultTtlSeconds,
+    indexingPolicy: {
+      indexingMode: "consistent",
+      automatic: true,
+      includedPaths: [{ path: "/*" }],
+      excludedPaths: [
+        { path: "/request_metadata/*" },
+        { path: "/tags/*" },
+        { path: "/error_message/?" },
+        { path: "/groups/*" },
+        { path: "/value/*" },
+        { path: '/"_etag"/?' },
+      ],
+      compositeIndexes: [
+        [
+          { path: "/user_id", order: "ascending" },
+          { path: "/timestamp", order: "descending" },
+        ],
+      ],
+    },
+  };
+}
+
+export type CosmosSdk = typeof import("@azure/cosmos");
+
+/** Loads the optional SDK on first use; `importer` is replaceable for tests of a missing package. */
+export async function loadCosmosSdk(importer: () => Promise<CosmosSdk> = () => import("@azure/cosmos")): Promise<CosmosSdk> {
+  try {
+    return await importer();
+  } catch (err) {
+    throw new MissingDependencyError("@azure/cosmos", "The Cosmos DB store", { cause: err });
+  }
+}
+
+export async function openContainer(
+  cfg: ResolvedCosmosConfig,
+  importSdk?: () => Promise<CosmosSdk>,
+): Promise<OpenedContainer> {
+  let container = cfg.container;
+  let ownedClient: CosmosClient | undefined;
+  if (!container) {
+    let client = cfg.client;
+    if (!client) {
+      const sdk = await loadCosmosSdk(importSdk);
+      client = ownedClient = new sdk.CosmosClient({
+        endpoint: cfg.endpoint!,
+        key: cfg.key!,
+        connectionPolicy: {
+          retryOptions: { maxRetryAttemptCount: 9, fixedRetryIntervalInMilliseconds: 0, maxWaitTimeInSeconds: 30 },
+        },
+      });
+    }
+    if (cfg.createIfMissing) {
+      const { database } = await client.databases.createIfNotExists({ id: cfg.databaseId });
+      const created = await database.containers.createIfNotExists(
+        containerDefinition(cfg),
+        cfg.throughput ? { offerThroughput: cfg.throughput } : undefined,
+      );
+      container = created.container;
+    } else {
+      container = client.database(cfg.databaseId).container(cfg.containerId);
+    }
+  }
+  const { resource } = await container.read();
+  const paths = resource?.partitionKey?.paths ?? [];
+  const hierarchical = paths.length === 2 && paths[0] === "/user_id" && paths[1] === "/month";
+  if (!hierarchical && !(paths.length === 1 && paths[0] === "/user_id")) {
+    throw new StoreError(
+      `container "${container.id}" is partitioned by ${JSON.stringify(paths)}; the usage store needs "/user_id" ` +
+        `(or ["/user_id", "/month"]): use a new container`,
+    );
+  }
+  return { container, hierarchical, ownedClient };
+}

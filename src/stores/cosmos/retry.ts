@@ -1,0 +1,67 @@
+/**
+ * Bounded retries with exponential backoff and full jitter, on top of the SDK's own
+ * throttling retries: a busy account (429), a gateway hiccup (5xx, 408) or a dropped
+ * connection must delay a write, not lose it. After the last attempt the caller gets
+ * a StoreError and the writer above keeps the records buffered.
+ */
+import { StoreError, TokenTrackingError } from "../../errors.js";
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+const RETRYABLE_STATUS = new Set([408, 429, 449, 500, 502, 503, 504]);
+const NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET"]);
+
+export function statusOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+/** Whether an error is worth another attempt (throttling, unavailability, network). */
+export function isTransient(err: unknown): boolean {
+  const status = statusOf(err);
+  if (status !== undefined) return RETRYABLE_STATUS.has(status);
+  const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown } | null;
+  if (!e) return false;
+  if (typeof e.code === "string" && NETWORK_CODES.has(e.code)) return true;
+  if (e.name === "AbortError" || e.name === "TimeoutError") return true;
+  const msg = typeof e.message === "string" ? e.message : "";
+  // The SDK rewraps failed bulk requests as plain errors, dropping the status.
+  if (/socket hang up|ECONNRESET|network|timed? ?out|Bulk request errored/i.test(msg)) return true;
+  return e.cause !== undefined && e.cause !== err ? isTransient(e.cause) : false;
+}
+
+export function backoffMs(attempt: number, policy: RetryPolicy, retryAfterMs?: number): number {
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  const jittered = Math.random() * exp;
+  return Math.max(jittered, retryAfterMs ?? 0);
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Runs `fn` until it succeeds, a non-transient error occurs, or attempts run out. */
+export async function withRetry<T>(what: string, policy: RetryPolicy, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof TokenTrackingError) throw err;
+      if (!isTransient(err)) throw new StoreError(`Cosmos DB ${what} failed: ${messageOf(err)}`, { cause: err });
+      if (attempt >= policy.maxAttempts) {
+        throw new StoreError(
+          `Cosmos DB ${what} still failing after ${attempt} attempts (throttled or unavailable): ${messageOf(err)}`,
+          { cause: err },
+        );
+      }
+      const retryAfter = (err as { retryAfterInMs?: number }).retryAfterInMs;
+      await sleep(backoffMs(attempt, policy, retryAfter));
+    }
+  }
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message.split("\n")[0] : String(err);
+}
