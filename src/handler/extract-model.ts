@@ -1,0 +1,101 @@
+/**
+ * Model, deployment and provider of one chat model call.
+ *
+ * The model is what the provider says it ran (`response_metadata.model_name` / `model`, Anthropic's
+ * streamed `additional_kwargs.model`, `llmOutput.model_name` / `model`), because that is what is
+ * billed (`gpt-4o-mini` -> `gpt-4o-mini-2024-07-18`). Without one it falls back to what the client
+ * declared: `metadata.ls_model_name`, then the invocation params, then the serialized constructor
+ * arguments.
+ *
+ * Azure is special: a client configured with only a deployment still declares the class default
+ * model (`gpt-3.5-turbo`) in `ls_model_name` and the invocation params. The deployment name is
+ * therefore kept apart (from the serialized kwargs or the base path) so pricing can map it, and it
+ * replaces that declared model when the response names none.
+ *
+ * Never throws.
+ */
+import type { Serialized } from "@langchain/core/load/serializable";
+import { asDict, asList, asName, read, readPath } from "./extract-safe.js";
+
+export interface ModelStart {
+  /** `handleChatModelStart`'s metadata (carries `ls_provider`, `ls_model_name`). */
+  metadata?: Record<string, unknown>;
+  /** `extraParams.invocation_params` of `handleChatModelStart`. */
+  invocationParams?: Record<string, unknown>;
+  /** The serialized model (`handleChatModelStart`'s first argument). */
+  serialized?: Serialized;
+  runName?: string;
+}
+
+export interface ExtractedModel {
+  model: string | null;
+  /** Azure deployment name (or another provider's alias), kept apart from the model. */
+  deployment: string | null;
+  provider: string | null;
+}
+
+const RESPONSE_MODEL_PATHS: string[][] = [
+  ["message", "response_metadata", "model_name"],
+  ["message", "response_metadata", "model"],
+  ["message", "response_metadata", "modelVersion"],
+  ["message", "additional_kwargs", "model"],
+  ["generationInfo", "model_name"],
+];
+
+const DECLARED_MODEL_KEYS = ["model", "modelName", "model_name", "model_id", "modelId"];
+const DEPLOYMENT_KEYS = ["azureOpenAIApiDeploymentName", "deploymentName", "deployment_name", "azure_openai_api_deployment_name", "deployment"];
+const BASE_PATH_KEYS = ["openai_api_base", "azure_openai_base_path", "azureOpenAIBasePath"];
+
+export function extractModel(output: unknown, start: ModelStart = {}): ExtractedModel {
+  try {
+    return extract(output, start);
+  } catch {
+    return { model: null, deployment: null, provider: null };
+  }
+}
+
+function extract(output: unknown, start: ModelStart): ExtractedModel {
+  const kwargs = asDict(read(start?.serialized, "kwargs"));
+  const generations = asList(read(output, "generations")).flatMap((p) => (Array.isArray(p) ? asList(p) : [p]));
+
+  const responseModel = firstName(generations.flatMap((g) => RESPONSE_MODEL_PATHS.map((path) => readPath(g, ...path))))
+    ?? firstName([readPath(output, "llmOutput", "model_name"), readPath(output, "llmOutput", "model")]);
+  const deployment = firstName([
+    ...DEPLOYMENT_KEYS.map((k) => read(kwargs, k)),
+    ...DEPLOYMENT_KEYS.map((k) => read(start?.invocationParams, k)),
+    ...BASE_PATH_KEYS.map((k) => deploymentFromBasePath(read(kwargs, k))),
+  ]);
+  const provider =
+    firstName([read(start?.metadata, "ls_provider")]) ??
+    firstName(generations.map((g) => readPath(g, "message", "response_metadata", "model_provider")));
+
+  const explicitModel = firstName(DECLARED_MODEL_KEYS.map((k) => read(kwargs, k)));
+  const declaredModel =
+    firstName([read(start?.metadata, "ls_model_name")]) ??
+    firstName(DECLARED_MODEL_KEYS.map((k) => read(start?.invocationParams, k))) ??
+    explicitModel;
+  // A deployment-only Azure client declares the class default model: the deployment says more.
+  const fallback = deployment && provider === "azure" ? (explicitModel ?? deployment) : declaredModel;
+
+  return { model: responseModel ?? fallback ?? null, deployment: deployment ?? null, provider: provider ?? null };
+}
+
+function firstName(values: unknown[]): string | undefined {
+  for (const v of values) {
+    const name = asName(v);
+    if (name) return name;
+  }
+  return undefined;
+}
+
+/** `https://x.openai.azure.com/openai/deployments/my-dep` -> `my-dep`. */
+function deploymentFromBasePath(value: unknown): string | undefined {
+  if (typeof value !== "string") return undefined;
+  const match = /\/openai\/deployments\/([^/?#]+)/.exec(value);
+  if (!match) return undefined;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return match[1];
+  }
+}

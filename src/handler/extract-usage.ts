@@ -1,0 +1,307 @@
+/**
+ * Token usage from what LangChain hands a callback handler's `handleLLMEnd`.
+ *
+ * Sources, in order of trust; the first one that yields a usable count wins and sources are never
+ * added together:
+ * 1. `generations[i][j].message.usage_metadata` (every current chat client fills it; input and
+ *    output are inclusive, cache and reasoning are breakdowns).
+ * 2. `llmOutput.tokenUsage` (camelCase, no breakdown).
+ * 3. Raw provider usage in `llmOutput.usage` or `message.response_metadata.usage` (Anthropic's
+ *    `input_tokens` EXCLUDES cache tokens, OpenAI's `prompt_tokens` includes them, Bedrock's
+ *    camelCase `inputTokens` excludes them).
+ * 4. `llmOutput.estimatedTokenUsage`: the real usage in the OpenAI Responses API path, a tiktoken
+ *    estimate in the Chat Completions streaming path (`estimated: true`).
+ *
+ * Within one request (`generations[i]`, the `n` candidates) the usage is the request's usage,
+ * repeated on each candidate: counted once. Separate prompts (`generations[0]`, `[1]`, ...) are
+ * separate requests: summed.
+ *
+ * Corrections for known client behaviour (each pinned by `test/providers/provider-matrix.test.ts`):
+ * - a total larger than input + output means output the provider did not itemise (Gemini drops
+ *   thinking tokens from `candidatesTokenCount`): output = total - input, reasoning = the gap;
+ * - Gemini streaming sums `cache_read` over every chunk: divided by the number of chunks when the
+ *   handler observed the stream (see `observeStreamChunk`), always clamped to the input;
+ * - Anthropic streaming adds `message_start`'s provisional `output_tokens` to the final cumulative
+ *   count: subtracted when the handler observed that chunk.
+ *
+ * Never throws: malformed numbers (strings, NaN, negatives, fractions, > 1e9) count as absent.
+ */
+import { type Dict, asCount, asDict, asList, read, readPath } from "./extract-safe.js";
+
+export type UsageSource =
+  | "usage_metadata"
+  | "llm_output_token_usage"
+  | "provider_raw_usage"
+  | "estimated_token_usage"
+  | "none";
+
+export interface ExtractedUsage {
+  /** Prompt tokens, inclusive of cache reads and writes. */
+  inputTokens: number;
+  /** Completion tokens, inclusive of reasoning. */
+  outputTokens: number;
+  totalTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+  /** True only for a client-side estimate (tiktoken), never for provider-reported usage. */
+  estimated: boolean;
+  /** False when nothing usable was found; all counts are then 0. */
+  found: boolean;
+  /** Where the counts came from. */
+  source: UsageSource;
+}
+
+/**
+ * What a handler saw of a streamed run through `handleLLMNewToken`, folded by `observeStreamChunk`.
+ * It lets `extractUsage` undo the two streaming miscounts that the final LLMResult hides.
+ */
+export interface StreamObservation {
+  /**
+   * Number of `handleLLMNewToken` calls of the run. The Google GenAI client passes no chunk to
+   * them, so this count is what reveals how many times its cumulative cache count was added.
+   */
+  chunks: number;
+  /** Provisional `output_tokens` of the chunk built from Anthropic's `message_start` event. */
+  anthropicStartOutputTokens?: number;
+}
+
+interface Counts {
+  input: number;
+  output: number;
+  total?: number;
+  cacheRead: number;
+  cacheWrite: number;
+  reasoning: number;
+}
+
+const EMPTY: ExtractedUsage = Object.freeze({
+  inputTokens: 0,
+  outputTokens: 0,
+  totalTokens: 0,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  reasoningTokens: 0,
+  estimated: false,
+  found: false,
+  source: "none",
+}) as ExtractedUsage;
+
+/**
+ * Folds one `handleLLMNewToken` call into the run's observation. Pass the `fields` argument
+ * (6th parameter, `{ chunk }` for most clients). Pure and never throws.
+ */
+export function observeStreamChunk(previous: StreamObservation | undefined, fields?: unknown): StreamObservation {
+  const next: StreamObservation = { chunks: (previous?.chunks ?? 0) + 1 };
+  if (previous?.anthropicStartOutputTokens !== undefined) {
+    next.anthropicStartOutputTokens = previous.anthropicStartOutputTokens;
+    return next;
+  }
+  try {
+    const message = readPath(fields, "chunk", "message");
+    // The chunk LangChain builds from Anthropic's `message_start` event: the message envelope
+    // (`type: "message"`) in additional_kwargs, plus usage whose output_tokens is provisional.
+    if (
+      readPath(message, "response_metadata", "model_provider") === "anthropic" &&
+      readPath(message, "additional_kwargs", "type") === "message"
+    ) {
+      const start = asCount(readPath(message, "usage_metadata", "output_tokens"));
+      if (start !== undefined) next.anthropicStartOutputTokens = start;
+    }
+  } catch {
+    // observation is best effort
+  }
+  return next;
+}
+
+/** Usage of one model call from its LLMResult. Never throws. */
+export function extractUsage(output: unknown, stream?: StreamObservation): ExtractedUsage {
+  try {
+    return extract(output, stream);
+  } catch {
+    return { ...EMPTY };
+  }
+}
+
+function extract(output: unknown, stream?: StreamObservation): ExtractedUsage {
+  const prompts = asList(read(output, "generations")).map((p) => (Array.isArray(p) ? asList(p) : [p]));
+  const llmOutput = asDict(read(output, "llmOutput"));
+
+  const fromMetadata = prompts.map((gens) => firstUsable(gens, (g) => fromUsageMetadata(readPath(g, "message", "usage_metadata"))));
+  if (fromMetadata.some(Boolean)) {
+    const perPrompt = prompts.map((gens, i) => {
+      const counts = fromMetadata[i];
+      return counts ? correctStreaming(counts, gens, stream) : undefined;
+    });
+    return finish(sum(perPrompt), "usage_metadata", false);
+  }
+
+  const tokenUsage = fromCamelCase(read(llmOutput, "tokenUsage"));
+  if (tokenUsage) return finish(tokenUsage, "llm_output_token_usage", false);
+
+  const raw =
+    fromRawProviderUsage(read(llmOutput, "usage")) ??
+    sum(prompts.map((gens) => firstUsable(gens, (g) => fromRawProviderUsage(readPath(g, "message", "response_metadata", "usage")))));
+  if (raw) return finish(raw, "provider_raw_usage", false);
+
+  const estimate = read(llmOutput, "estimatedTokenUsage");
+  // Snake case there is a copy of the Responses API stream's usage_metadata: real usage.
+  const snake = fromUsageMetadata(estimate);
+  if (snake) return finish(snake, "estimated_token_usage", false);
+  const camel = fromCamelCase(estimate);
+  if (camel) return finish(camel, "estimated_token_usage", !isResponsesApiResult(llmOutput, prompts));
+
+  return { ...EMPTY };
+}
+
+function firstUsable(gens: unknown[], parse: (g: unknown) => Counts | undefined): Counts | undefined {
+  for (const g of gens) {
+    const counts = parse(g);
+    if (counts) return counts;
+  }
+  return undefined;
+}
+
+function sum(list: Array<Counts | undefined>): Counts | undefined {
+  const present = list.filter((c): c is Counts => c !== undefined);
+  if (present.length === 0) return undefined;
+  if (present.length === 1) return present[0];
+  return present.reduce((acc, c) => ({
+    input: acc.input + c.input,
+    output: acc.output + c.output,
+    total: acc.total !== undefined && c.total !== undefined ? acc.total + c.total : undefined,
+    cacheRead: acc.cacheRead + c.cacheRead,
+    cacheWrite: acc.cacheWrite + c.cacheWrite,
+    reasoning: acc.reasoning + c.reasoning,
+  }));
+}
+
+/** LangChain's UsageMetadata: input_tokens/output_tokens inclusive, details as breakdowns. */
+function fromUsageMetadata(value: unknown): Counts | undefined {
+  const u = asDict(value);
+  const input = asCount(read(u, "input_tokens"));
+  const out = asCount(read(u, "output_tokens"));
+  if (input === undefined || out === undefined) return undefined;
+  const inDetails = read(u, "input_token_details");
+  const outDetails = read(u, "output_token_details");
+  return {
+    input,
+    output: out,
+    total: asCount(read(u, "total_tokens")),
+    cacheRead: asCount(read(inDetails, "cache_read")) ?? 0,
+    cacheWrite: asCount(read(inDetails, "cache_creation")) ?? 0,
+    reasoning: asCount(read(outDetails, "reasoning")) ?? 0,
+  };
+}
+
+/** `{ promptTokens, completionTokens, totalTokens }` (llmOutput.tokenUsage / estimatedTokenUsage). */
+function fromCamelCase(value: unknown): Counts | undefined {
+  const u = asDict(value);
+  const input = asCount(read(u, "promptTokens"));
+  const out = asCount(read(u, "completionTokens"));
+  if (input === undefined || out === undefined) return undefined;
+  return { input, output: out, total: asCount(read(u, "totalTokens")), cacheRead: 0, cacheWrite: 0, reasoning: 0 };
+}
+
+/** A provider's own usage object, recognised by its field names. */
+function fromRawProviderUsage(value: unknown): Counts | undefined {
+  const u = asDict(value);
+  if (!u) return undefined;
+  // OpenAI Chat Completions: prompt tokens include cached ones.
+  const prompt = asCount(read(u, "prompt_tokens"));
+  const completion = asCount(read(u, "completion_tokens"));
+  if (prompt !== undefined && completion !== undefined) {
+    return {
+      input: prompt,
+      output: completion,
+      total: asCount(read(u, "total_tokens")),
+      cacheRead: asCount(readPath(u, "prompt_tokens_details", "cached_tokens")) ?? 0,
+      cacheWrite: 0,
+      reasoning: asCount(readPath(u, "completion_tokens_details", "reasoning_tokens")) ?? 0,
+    };
+  }
+  // Bedrock Converse: inputTokens excludes cache reads and writes.
+  const bedrockIn = asCount(read(u, "inputTokens"));
+  const bedrockOut = asCount(read(u, "outputTokens"));
+  if (bedrockIn !== undefined && bedrockOut !== undefined) {
+    const cacheRead = asCount(read(u, "cacheReadInputTokens")) ?? 0;
+    const cacheWrite = asCount(read(u, "cacheWriteInputTokens")) ?? 0;
+    return { input: bedrockIn + cacheRead + cacheWrite, output: bedrockOut, total: asCount(read(u, "totalTokens")), cacheRead, cacheWrite, reasoning: 0 };
+  }
+  const input = asCount(read(u, "input_tokens"));
+  const out = asCount(read(u, "output_tokens"));
+  if (input === undefined || out === undefined) return undefined;
+  // OpenAI Responses API: inclusive, with *_details and a total.
+  if (read(u, "total_tokens") !== undefined || read(u, "input_tokens_details") !== undefined) {
+    return {
+      input,
+      output: out,
+      total: asCount(read(u, "total_tokens")),
+      cacheRead: asCount(readPath(u, "input_tokens_details", "cached_tokens")) ?? 0,
+      cacheWrite: 0,
+      reasoning: asCount(readPath(u, "output_tokens_details", "reasoning_tokens")) ?? 0,
+    };
+  }
+  // Anthropic Messages API: input_tokens EXCLUDES cache reads and cache creation.
+  const cacheRead = asCount(read(u, "cache_read_input_tokens")) ?? 0;
+  const cacheWrite = asCount(read(u, "cache_creation_input_tokens")) ?? 0;
+  return { input: input + cacheRead + cacheWrite, output: out, cacheRead, cacheWrite, reasoning: 0 };
+}
+
+/** The Responses API puts real usage in `estimatedTokenUsage`; its results carry a `resp_` id. */
+function isResponsesApiResult(llmOutput: Dict | undefined, prompts: unknown[][]): boolean {
+  const id = read(llmOutput, "id");
+  if (typeof id === "string" && id.startsWith("resp")) return true;
+  return prompts.some((gens) => gens.some((g) => readPath(g, "message", "response_metadata", "object") === "response"));
+}
+
+/** Undoes the streaming miscounts of the Anthropic and Google GenAI clients (see module header). */
+function correctStreaming(counts: Counts, gens: unknown[], stream: StreamObservation | undefined): Counts {
+  if (!stream) return counts;
+  const provider = gens.map((g) => readPath(g, "message", "response_metadata", "model_provider")).find((p) => typeof p === "string");
+  const c = { ...counts };
+  const start = stream.anthropicStartOutputTokens;
+  if (provider === "anthropic" && start !== undefined && start > 0 && c.output >= start) {
+    c.output -= start;
+    if (c.total !== undefined && c.total >= start) c.total -= start;
+  }
+  const k = asCount(stream.chunks);
+  if (provider === "google-genai" && k !== undefined && k > 1 && c.cacheRead > 0 && c.cacheRead % k === 0) {
+    c.cacheRead /= k;
+  }
+  return c;
+}
+
+/** Consistency rules every source goes through, then the public shape. */
+function finish(counts: Counts | undefined, source: UsageSource, estimated: boolean): ExtractedUsage {
+  if (!counts) return { ...EMPTY };
+  let { input, output, reasoning } = counts;
+  const total = counts.total;
+  if (total !== undefined && total > input + output && reasoning === 0) {
+    // Output the provider did not itemise (Gemini thinking): billed as output, it is reasoning.
+    reasoning = total - input - output;
+    output = total - input;
+  }
+  const cacheRead = Math.min(counts.cacheRead, input);
+  const cacheWrite = Math.min(counts.cacheWrite, input - cacheRead);
+  reasoning = Math.min(reasoning, output);
+  return {
+    inputTokens: input,
+    outputTokens: output,
+    totalTokens: input + output,
+    cacheReadTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+    reasoningTokens: reasoning,
+    estimated,
+    found: true,
+    source,
+  };
+}
+
+/**
+ * True when `handleLLMEnd` reports a LangChain cache hit: @langchain/core 1.x calls it with
+ * `extraParams = { cached: true }` (and zeroed usage_metadata); no provider call was made.
+ */
+export function isLangChainCacheHit(extraParams: unknown): boolean {
+  return read(extraParams, "cached") === true;
+}
