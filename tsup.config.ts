@@ -1,8 +1,9 @@
+import { existsSync } from "node:fs";
 import { defineConfig } from "tsup";
 
 // One ESM and one CommonJS build of the library and the CLI, with type declarations for both.
 export default defineConfig({
-  entry: { index: "src/index.ts", cli: "src/cli/main.ts" },
+  entry: existsSync("src/cli/main.ts") ? { index: "src/index.ts", cli: "src/cli/main.ts" } : { index: "src/index.ts" },
   format: ["esm", "cjs"],
   dts: true,
   sourcemap: true,

@@ -53,7 +53,8 @@ interface ModelRun {
 }
 
 /** Metadata keys that are attribution or LangChain plumbing, not the application's own. */
-const PLUMBING_KEY = /^(ls_|langgraph_|checkpoint_|__pregel|lc_)|^(user_id|userId|thread_id|conversation_id|session_id|dimensions)$/;
+const PLUMBING_KEY =
+  /^(ls_|langgraph_|checkpoint_|__pregel|lc_)|^(versions|user_id|userId|thread_id|threadId|conversation_id|session_id|dimensions|tenant|tenant_id|department|feature)$/;
 
 export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
   name = "token_tracking_handler";
@@ -138,7 +139,7 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
       const { model, deployment, provider } = extractModel(output, run);
       const cached = extraParams?.cached === true;
       const metadata = this.requestMetadata(run);
-      if (cached && usage.found) metadata.cache_hit_usage = { input: usage.inputTokens, output: usage.outputTokens };
+      if (cached && usage.found && usage.totalTokens > 0) metadata.cache_hit_usage = { input: usage.inputTokens, output: usage.outputTokens };
       if (!usage.found && !cached) metadata.usage_missing = true;
       this.emit(runId, run, {
         provider: provider ?? "unknown",
