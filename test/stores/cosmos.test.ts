@@ -244,7 +244,7 @@ describe("rollups", () => {
 
 describe("configuration and lazy loading", () => {
   it("names the missing field when neither endpoint/key nor client is given", () => {
-    expect(() => new CosmosUsageStore({}, undefined)).toThrow(ValidationError);
+    expect(() => resolveCosmosConfig({}, {})).toThrow(ValidationError);
     expect(() => resolveCosmosConfig({}, {})).toThrow(/endpoint/);
     expect(() => resolveCosmosConfig({ endpoint: "http://127.0.0.1:1" }, {})).toThrow(/key/);
     expect(() => resolveCosmosConfig({ client: local.client(), bulkBatchSize: 101 }, {})).toThrow(/bulkBatchSize/);

@@ -152,6 +152,10 @@ export class CosmosUsageStore implements UsageStore {
    * operations (429, 5xx, 424 after a failed sibling) and failed requests are sent
    * again with backoff; a Create replayed after a lost response answers 409, which
    * the caller counts as a duplicate, so nothing is ever counted twice.
+   *
+   * `items.bulk` rather than `executeBulkOperations`: in SDK 4.9 the latter sleeps a
+   * fixed second after every partial batch (BulkHelper's partial-batch interval), a
+   * floor of ~1 s per flush; and neither retries a throttled bulk request by itself.
    */
   private async bulkWithRetry(c: Container, ops: OperationInput[], what: string): Promise<number[]> {
     const statuses = new Array<number>(ops.length).fill(0);
