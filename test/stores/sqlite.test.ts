@@ -12,5 +12,5 @@ describeUsageStoreContract("sqlite (file, WAL)", async () => new SqliteUsageStor
 });
 
 describeUsageStoreContract("sqlite (:memory:)", async () => new SqliteUsageStore({ path: ":memory:" }), {
-  capabilities: { rollups: true, multiProcess: true, ttl: false },
+  capabilities: { rollups: true, multiProcess: false, ttl: false },
 });

@@ -59,7 +59,7 @@ const DIMENSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export class SqliteUsageStore implements UsageStore {
   readonly kind = "sqlite";
-  readonly capabilities: StoreCapabilities = { rollups: true, multiProcess: true, ttl: false };
+  readonly capabilities: StoreCapabilities;
   readonly path: string;
   private readonly db: Database.Database;
   private readonly insertRecord: Database.Statement;
@@ -68,6 +68,7 @@ export class SqliteUsageStore implements UsageStore {
 
   constructor(options: SqliteUsageStoreOptions) {
     this.path = options.path;
+    this.capabilities = { rollups: true, multiProcess: options.path !== ":memory:", ttl: false };
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
     try {
       this.db = new Database(options.path);
