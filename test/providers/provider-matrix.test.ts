@@ -6,14 +6,14 @@
 import { InMemoryCache } from "@langchain/core/caches";
 import { HumanMessage, ToolMessage } from "@langchain/core/messages";
 import { tool } from "@langchain/core/tools";
-import { ChatOpenAI } from "@langchain/openai";
+import { AzureChatOpenAI, ChatOpenAI } from "@langchain/openai";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { extractModel } from "../../src/handler/extract-model.js";
 import { type StreamObservation, extractUsage, isLangChainCacheHit, observeStreamChunk } from "../../src/handler/extract-usage.js";
 import { CaptureHandler } from "./capture-handler.js";
 import { AZURE_DEPLOYMENT, BEDROCK_MODEL_ID, type ClientKind, makeClient } from "./clients.js";
-import { startFakeOpenAIChatServer } from "./fake-servers/index.js";
+import { startFakeAzureServer, startFakeOpenAIChatServer } from "./fake-servers/index.js";
 import { type ScenarioResult, SCENARIOS, runScenario } from "./scenarios.js";
 
 const EXPECTED_MODEL: Record<ClientKind, { model: string; provider: string; deployment: string | null }> = {
@@ -110,6 +110,32 @@ describe("provider matrix: real clients against fake servers", () => {
       expect(usage.source).toBe("estimated_token_usage");
       expect(usage.inputTokens).toBeGreaterThan(0);
       expect(usage.inputTokens).toBeLessThan(500);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("Azure addressed by azureOpenAIEndpoint: deployment kept apart from the reported model", async () => {
+    const server = await startFakeAzureServer({ usage: { input: 40, output: 4 } });
+    try {
+      const model = new AzureChatOpenAI({
+        azureOpenAIApiKey: "fake-key",
+        azureOpenAIEndpoint: server.url,
+        azureOpenAIApiDeploymentName: "team-a-4o",
+        azureOpenAIApiVersion: "2024-10-21",
+        maxRetries: 0,
+      });
+      const handler = new CaptureHandler();
+      await model.invoke([new HumanMessage("hi")], { callbacks: [handler] });
+      expect(server.deployments).toEqual(["team-a-4o"]);
+      const start = handler.starts[0];
+      const extracted = extractModel(handler.ends[0].output, {
+        metadata: start.metadata,
+        invocationParams: start.extraParams?.invocation_params as Record<string, unknown>,
+        serialized: start.serialized,
+      });
+      expect(extracted).toEqual({ model: "gpt-4o-2024-11-20", deployment: "team-a-4o", provider: "azure" });
+      expect(extractUsage(handler.ends[0].output)).toMatchObject({ inputTokens: 40, outputTokens: 4 });
     } finally {
       await server.close();
     }
