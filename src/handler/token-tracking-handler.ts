@@ -7,13 +7,13 @@
  * metadata, so what they say is kept per run id until the matching end or error,
  * and deleted then (on both paths, so failed calls leak nothing).
  */
-import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import { BaseCallbackHandler, type HandleLLMNewTokenCallbackFields, type NewTokenIndices } from "@langchain/core/callbacks/base";
 import type { Serialized } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import type { LLMResult } from "@langchain/core/outputs";
 import type { ChainValues } from "@langchain/core/utils/types";
-import { buildRecord } from "../record/build-record.js";
-import type { OperationType } from "../record/types.js";
+import { buildRecord, type UsageInput } from "../record/build-record.js";
+import type { OperationType, UsageRecord } from "../record/types.js";
 import type { Pricer } from "../pricing/types.js";
 import type { Logger, RecordSink } from "../writer/buffered-writer.js";
 import {
@@ -25,8 +25,8 @@ import {
   type AttributionDefaults,
   type ChainRun,
 } from "./attribution.js";
-import { extractModel } from "./extract-model.js";
-import { extractUsage } from "./extract-usage.js";
+import { extractModel, type ExtractedModel } from "./extract-model.js";
+import { extractUsage, observeStreamChunk, type ExtractedUsage, type StreamObservation } from "./extract-usage.js";
 
 export interface TokenTrackingHandlerOptions extends AttributionDefaults {
   sink: RecordSink;
@@ -38,18 +38,19 @@ export interface TokenTrackingHandlerOptions extends AttributionDefaults {
 
 interface ModelRun {
   operation: OperationType;
+  /** performance.now() at start, for latency. */
   startedAt: number;
-  timestamp: string;
+  /** Wall clock at start: the record's timestamp (the price in force then applies). */
+  startedAtEpochMs: number;
+  latencyMs?: number;
   parentRunId: string | undefined;
-  userId: string | undefined;
-  threadId: string | undefined;
   agentName: string | undefined;
-  dimensions: Record<string, string>;
   tags: string[] | undefined;
   metadata: Record<string, unknown> | undefined;
-  invocationParams: Record<string, unknown> | undefined;
+  extraParams: Record<string, unknown> | undefined;
   serialized: Serialized;
   runName: string | undefined;
+  stream?: StreamObservation;
 }
 
 /** Metadata keys that are attribution or LangChain plumbing, not the application's own. */
@@ -134,29 +135,33 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
     const run = this.runs.get(runId);
     if (!run) return; // not ours, or already recorded (the same handler attached twice)
     this.runs.delete(runId);
+    const endedAt = performance.now();
     try {
-      const usage = extractUsage(output);
-      const { model, deployment, provider } = extractModel(output, run);
+      // Usage is read now: on a later cache hit LangChain zeroes the usage of these very
+      // objects. The model name is not touched, so reading it waits for the background.
+      const usage = extractUsage(output, run.stream);
       const cached = extraParams?.cached === true;
-      const metadata = this.requestMetadata(run);
-      if (cached && usage.found && usage.totalTokens > 0) metadata.cache_hit_usage = { input: usage.inputTokens, output: usage.outputTokens };
-      if (!usage.found && !cached) metadata.usage_missing = true;
-      this.emit(runId, run, {
-        provider: provider ?? "unknown",
-        model: model ?? "unknown",
-        deployment,
-        // A LangChain cache hit reached no provider: it consumed no tokens and costs nothing.
-        inputTokens: cached ? 0 : usage.inputTokens,
-        outputTokens: cached ? 0 : usage.outputTokens,
-        cacheReadTokens: cached ? 0 : usage.cacheReadTokens,
-        cacheWriteTokens: cached ? 0 : usage.cacheWriteTokens,
-        reasoningTokens: cached ? 0 : usage.reasoningTokens,
-        estimated: usage.estimated,
-        cached,
-        metadata,
-      });
+      this.finish(runId, run, endedAt, (r) => this.successRecord(runId, r, usage, extractModel(output, this.modelStart(r)), cached));
     } catch (error) {
       this.report(`end of run ${runId}`, error);
+    }
+  }
+
+  override handleLLMNewToken(
+    _token: string,
+    _idx: NewTokenIndices,
+    runId: string,
+    _parentRunId?: string,
+    _tags?: string[],
+    fields?: HandleLLMNewTokenCallbackFields,
+  ): void {
+    const run = this.runs.get(runId);
+    if (!run) return;
+    try {
+      // Streaming corrections (Anthropic's doubled first count, Gemini's repeated cache count) need the chunks.
+      run.stream = observeStreamChunk(run.stream, fields);
+    } catch (error) {
+      this.report(`stream chunk of run ${runId}`, error);
     }
   }
 
@@ -164,21 +169,7 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
     const run = this.runs.get(runId);
     if (!run) return;
     this.runs.delete(runId);
-    try {
-      const { model, deployment, provider } = extractModel(undefined, run);
-      this.emit(runId, run, {
-        provider: provider ?? "unknown",
-        model: model ?? "unknown",
-        deployment,
-        inputTokens: 0,
-        outputTokens: 0,
-        error: true,
-        errorMessage: errorMessage(error),
-        metadata: this.requestMetadata(run),
-      });
-    } catch (err) {
-      this.report(`error of run ${runId}`, err);
-    }
+    this.finish(runId, run, performance.now(), (r) => this.errorRecord(runId, r, error));
   }
 
   private start(
@@ -193,19 +184,17 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
   ): void {
     if (this.runs.has(runId)) return; // the same handler attached twice sees each event twice
     try {
-      const defaults = this.options;
+      // Only references are kept here; everything else is worked out off the agent's path.
       this.runs.set(runId, {
         operation,
         startedAt: performance.now(),
-        timestamp: new Date().toISOString(),
+        startedAtEpochMs: Date.now(),
         parentRunId,
-        userId: resolveUserId(metadata, defaults),
-        threadId: resolveThreadId(metadata, defaults),
-        agentName: resolveAgentName(metadata, parentRunId, this.chains, defaults),
-        dimensions: resolveDimensions(metadata, defaults.dimensions),
+        // The chain map changes as the graph runs: the agent is resolved now, the rest later.
+        agentName: resolveAgentName(metadata, parentRunId, this.chains, this.options),
         tags,
         metadata,
-        invocationParams: extraParams?.invocation_params as Record<string, unknown> | undefined,
+        extraParams,
         serialized: llm,
         runName,
       });
@@ -214,43 +203,86 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
     }
   }
 
-  private emit(
+  /**
+   * Hands the run to the sink. With a sink that builds in the background (the writer),
+   * the agent pays only for this call; otherwise the record is built here.
+   */
+  private finish(runId: string, run: ModelRun, endedAt: number, build: (run: ModelRun) => UsageRecord): void {
+    run.latencyMs = Math.round((endedAt - run.startedAt) * 1000) / 1000;
+    try {
+      const sink = this.options.sink;
+      if (sink.enqueueDeferred) sink.enqueueDeferred(() => build(run));
+      else sink.enqueue(build(run));
+    } catch (error) {
+      this.report(`run ${runId}`, error);
+    }
+  }
+
+  private successRecord(runId: string, run: ModelRun, usage: ExtractedUsage, found: ExtractedModel, cached: boolean): UsageRecord {
+    const metadata = this.requestMetadata(run);
+    if (cached && usage.found && usage.totalTokens > 0) metadata.cache_hit_usage = { input: usage.inputTokens, output: usage.outputTokens };
+    if (!usage.found && !cached) metadata.usage_missing = true;
+    return this.record(runId, run, {
+      provider: found.provider ?? "unknown",
+      model: found.model ?? "unknown",
+      deployment: found.deployment,
+      // A LangChain cache hit reached no provider: it consumed no tokens and costs nothing.
+      inputTokens: cached ? 0 : usage.inputTokens,
+      outputTokens: cached ? 0 : usage.outputTokens,
+      cacheReadTokens: cached ? 0 : usage.cacheReadTokens,
+      cacheWriteTokens: cached ? 0 : usage.cacheWriteTokens,
+      reasoningTokens: cached ? 0 : usage.reasoningTokens,
+      estimated: usage.estimated,
+      cached,
+      metadata,
+    });
+  }
+
+  private errorRecord(runId: string, run: ModelRun, error: unknown): UsageRecord {
+    const { model, deployment, provider } = extractModel(undefined, this.modelStart(run));
+    return this.record(runId, run, {
+      provider: provider ?? "unknown",
+      model: model ?? "unknown",
+      deployment,
+      inputTokens: 0,
+      outputTokens: 0,
+      error: true,
+      errorMessage: errorMessage(error),
+      metadata: this.requestMetadata(run),
+    });
+  }
+
+  private modelStart(run: ModelRun) {
+    return {
+      metadata: run.metadata,
+      invocationParams: run.extraParams?.invocation_params as Record<string, unknown> | undefined,
+      serialized: run.serialized,
+      runName: run.runName,
+    };
+  }
+
+  private record(
     runId: string,
     run: ModelRun,
-    usage: {
-      provider: string;
-      model: string;
-      deployment: string | null;
-      inputTokens: number;
-      outputTokens: number;
-      cacheReadTokens?: number;
-      cacheWriteTokens?: number;
-      reasoningTokens?: number;
-      estimated?: boolean;
-      cached?: boolean;
-      error?: boolean;
-      errorMessage?: string;
-      metadata: Record<string, unknown>;
-    },
-  ): void {
-    const record = buildRecord(
+    usage: Omit<UsageInput, "id" | "userId" | "threadId" | "agentName" | "operation" | "timestamp" | "latencyMs" | "tags" | "dimensions">,
+  ): UsageRecord {
+    return buildRecord(
       {
         ...usage,
         id: runId,
         runId,
         parentRunId: run.parentRunId,
-        userId: run.userId,
-        threadId: run.threadId,
+        userId: resolveUserId(run.metadata, this.options),
+        threadId: resolveThreadId(run.metadata, this.options),
         agentName: run.agentName,
         operation: run.operation,
-        timestamp: run.timestamp,
-        latencyMs: Math.round((performance.now() - run.startedAt) * 1000) / 1000,
+        timestamp: run.startedAtEpochMs,
+        latencyMs: run.latencyMs,
         tags: run.tags,
-        dimensions: run.dimensions,
+        dimensions: resolveDimensions(run.metadata, this.options.dimensions),
       },
       this.options.pricer,
     );
-    this.options.sink.enqueue(record);
   }
 
   /** The application's own metadata (attribution and LangChain plumbing removed). */

@@ -19,9 +19,17 @@ export interface Logger {
   error(message: string): void;
 }
 
+/** Builds a record later, off the agent's path; null when there is nothing to record. */
+export type DeferredRecord = () => UsageRecord | null;
+
 /** Where finished records go. The handler depends on this, not on the writer. */
 export interface RecordSink {
   enqueue(record: UsageRecord): void;
+  /**
+   * Optional: accept a record to be built in the background. The handler uses it when
+   * present, so extraction, pricing and validation cost the agent nothing.
+   */
+  enqueueDeferred?(build: DeferredRecord): void;
 }
 
 export interface WriterOptions {
@@ -50,10 +58,12 @@ export interface WriterStats {
   buffered: number;
   spilled: number;
   replayed: number;
+  /** Calls whose record could not be built (reported to the logger, never stored corrupt). */
+  rejected: number;
 }
 
 export class BufferedWriter implements RecordSink {
-  private buffer: UsageRecord[] = [];
+  private buffer: Array<UsageRecord | DeferredRecord> = [];
   private readonly journal: SpillJournal;
   private readonly opts: Required<Omit<WriterOptions, "onWritten" | "logger" | "spillDir">>;
   private readonly logger: Logger;
@@ -63,7 +73,7 @@ export class BufferedWriter implements RecordSink {
   private journalMayHaveRecords = true;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
-  readonly stats: WriterStats = { enqueued: 0, written: 0, duplicates: 0, failedAttempts: 0, buffered: 0, spilled: 0, replayed: 0 };
+  readonly stats: WriterStats = { enqueued: 0, written: 0, duplicates: 0, failedAttempts: 0, buffered: 0, spilled: 0, replayed: 0, rejected: 0 };
 
   constructor(
     private readonly store: UsageStore,
@@ -82,8 +92,16 @@ export class BufferedWriter implements RecordSink {
   }
 
   enqueue(record: UsageRecord): void {
+    this.push(record);
+  }
+
+  enqueueDeferred(build: DeferredRecord): void {
+    this.push(build);
+  }
+
+  private push(entry: UsageRecord | DeferredRecord): void {
     if (this.closed) throw new ClosedError("the usage writer");
-    this.buffer.push(record);
+    this.buffer.push(entry);
     this.stats.enqueued++;
     if (this.buffer.length >= this.opts.batchSize) this.schedule(0);
     else this.schedule(this.opts.flushIntervalMs);
@@ -163,7 +181,8 @@ export class BufferedWriter implements RecordSink {
           this.journalMayHaveRecords = false;
         }
         if (this.buffer.length === 0) break;
-        const batch = this.buffer.slice(0, this.opts.batchSize);
+        const batch = this.materialize(this.opts.batchSize);
+        if (batch.length === 0) continue;
         await this.write(batch);
         this.buffer.splice(0, batch.length);
         this.retryDelay = this.opts.retryDelayMs;
@@ -191,18 +210,44 @@ export class BufferedWriter implements RecordSink {
     }
   }
 
+  /**
+   * Builds the deferred records among the first `count` entries, in place, and returns
+   * those entries. A record that cannot be built (corrupt input) is reported and removed:
+   * it could never be stored correctly.
+   */
+  private materialize(count: number): UsageRecord[] {
+    let i = 0;
+    while (i < Math.min(count, this.buffer.length)) {
+      const entry = this.buffer[i];
+      if (typeof entry !== "function") {
+        i++;
+        continue;
+      }
+      let record: UsageRecord | null = null;
+      try {
+        record = entry();
+      } catch (error) {
+        this.stats.rejected++;
+        this.logger.warn(`a model call could not be recorded: ${(error as Error).message}`);
+      }
+      if (record) this.buffer[i++] = record;
+      else this.buffer.splice(i, 1);
+    }
+    return this.buffer.slice(0, i) as UsageRecord[];
+  }
+
   /** Moves what exceeds the memory bound to the journal, oldest first. */
   private async spillOverflow(): Promise<void> {
     const excess = this.buffer.length - this.opts.maxBufferedRecords;
     if (excess <= 0) return;
-    const overflow = this.buffer.slice(0, excess);
+    const overflow = this.materialize(excess);
     try {
       await this.journal.append(overflow);
-      this.buffer.splice(0, excess);
-      this.stats.spilled += excess;
+      this.buffer.splice(0, overflow.length);
+      this.stats.spilled += overflow.length;
       this.journalMayHaveRecords = true;
     } catch (error) {
-      this.logger.error(`cannot spill ${excess} records to the journal; keeping them in memory: ${(error as Error).message}`);
+      this.logger.error(`cannot spill ${overflow.length} records to the journal; keeping them in memory: ${(error as Error).message}`);
     }
   }
 }

@@ -1,6 +1,7 @@
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { CallbackManager } from "@langchain/core/callbacks/manager";
 import { InMemoryCache } from "@langchain/core/caches";
+import type { Serialized } from "@langchain/core/load/serializable";
 import { AIMessage, HumanMessage } from "@langchain/core/messages";
 import { describe, expect, it } from "vitest";
 import { ScriptedChatModel } from "../../examples/lib/scripted-chat-model.js";
@@ -83,7 +84,7 @@ describe("TokenTrackingCallbackHandler", () => {
 
   it("keeps no run state after 100,000 failed calls", () => {
     const { handler, records } = collectingHandler();
-    const llm = { lc: 1, type: "not_implemented", id: ["langchain", "chat_models", "openai", "ChatOpenAI"] } as const;
+    const llm: Serialized = { lc: 1, type: "not_implemented", id: ["langchain", "chat_models", "openai", "ChatOpenAI"] };
     for (let i = 0; i < 100_000; i++) {
       const runId = `run-${i}`;
       handler.handleChatModelStart(llm, [[new HumanMessage("x")]], runId, undefined, { invocation_params: { model: "gpt-4o" } }, [], {
