@@ -1,0 +1,8 @@
+export {
+  installGracefulShutdown,
+  shutdownMonitors,
+  exitCodeOf,
+  type GracefulShutdownOptions,
+  type ShutdownOutcome,
+  type ShutdownTarget,
+} from "./graceful-shutdown.js";
