@@ -1,0 +1,184 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { ValidationError } from "../../src/errors.js";
+import { budgeted, tempDbPath, TestClock } from "./support.js";
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function setup(clock: TestClock, budget: Parameters<typeof budgeted>[1] = {}, path?: string) {
+  const db = path ? { path, cleanup: () => undefined } : tempDbPath();
+  const b = budgeted(db.path, { now: clock.now, ...budget });
+  cleanups.push(db.cleanup, () => b.monitor.close());
+  return { ...b, path: db.path };
+}
+
+const usage = (userId: string, totalTokens: number, timestamp: string, extra: Record<string, unknown> = {}) => ({
+  userId,
+  provider: "openai",
+  model: "gpt-4o-mini",
+  inputTokens: totalTokens,
+  outputTokens: 0,
+  timestamp,
+  ...extra,
+});
+
+describe("BudgetGuard periods", () => {
+  it("a daily limit resets at the configured time in its zone, across a DST change", async () => {
+    const clock = new TestClock(Date.parse("2026-03-07T15:00:00Z")); // 10:00 EST
+    const { monitor, guard } = setup(clock);
+    await guard.setLimit({ id: "ny-day", scope: "global", metric: "tokens", amount: 1000, timeZone: "America/New_York", resetTime: "09:00" });
+    await monitor.trackUsage(usage("alice", 600, "2026-03-07T15:00:00Z"));
+    await monitor.flush();
+
+    let [status] = await guard.getBudgetStatus("alice");
+    expect(status).toMatchObject({ limitId: "ny-day", used: 600, remaining: 400, periodStart: "2026-03-07T14:00:00.000Z", resetsAt: "2026-03-08T13:00:00.000Z" });
+
+    clock.set("2026-03-08T12:59:00Z"); // 08:59 EDT: same period (it lasts 23 hours)
+    await monitor.trackUsage(usage("alice", 100, "2026-03-08T12:30:00Z"));
+    await monitor.flush();
+    [status] = await guard.getBudgetStatus("alice");
+    expect(status.used).toBe(700);
+
+    clock.set("2026-03-08T13:00:00Z"); // 09:00 EDT: new period
+    [status] = await guard.getBudgetStatus("alice");
+    expect(status).toMatchObject({ used: 0, periodStart: "2026-03-08T13:00:00.000Z", resetsAt: "2026-03-09T13:00:00.000Z", state: "ok" });
+  });
+
+  it("a monthly limit resets on the 1st in its zone", async () => {
+    const clock = new TestClock(Date.parse("2026-03-31T21:00:00Z"));
+    const { monitor, guard } = setup(clock);
+    await guard.setLimit({ id: "paris-month", scope: "user:*", metric: "tokens", amount: 10_000, period: "month", timeZone: "Europe/Paris" });
+    await monitor.trackUsage(usage("bob", 3000, "2026-03-02T10:00:00Z"));
+    await monitor.trackUsage(usage("bob", 2000, "2026-03-31T21:30:00Z")); // 23:30 in Paris: still March
+    await monitor.trackUsage(usage("carol", 999, "2026-03-31T21:30:00Z"));
+    await monitor.flush();
+    clock.set("2026-03-31T21:59:59Z");
+    expect((await guard.getBudgetStatus("bob"))[0]).toMatchObject({ scope: "user:bob", used: 5000, resetsAt: "2026-03-31T22:00:00.000Z" });
+    clock.set("2026-03-31T22:00:00Z");
+    expect((await guard.getBudgetStatus("bob"))[0]).toMatchObject({ used: 0, periodStart: "2026-03-31T22:00:00.000Z", resetsAt: "2026-04-30T22:00:00.000Z" });
+  });
+
+  it("a rolling window slides, both for usage seen live and for usage read back from the store", async () => {
+    const clock = new TestClock(Date.parse("2026-06-01T10:15:00Z"));
+    const { monitor, guard, path } = setup(clock);
+    await guard.setLimit({ id: "roll", scope: "global", metric: "tokens", amount: 5000, period: { rollingHours: 2 } });
+    expect((await guard.getBudgetStatus())[0].used).toBe(0);
+    await monitor.trackUsage(usage("alice", 1000, "2026-06-01T10:15:00Z"));
+    await monitor.flush();
+    clock.set("2026-06-01T11:00:00Z");
+    await monitor.trackUsage(usage("alice", 500, "2026-06-01T11:00:00Z"));
+    await monitor.flush();
+    expect((await guard.getBudgetStatus())[0].used).toBe(1500);
+    clock.set("2026-06-01T12:14:00Z");
+    expect((await guard.getBudgetStatus())[0].used).toBe(1500);
+    clock.set("2026-06-01T12:16:30Z");
+    expect((await guard.getBudgetStatus())[0].used).toBe(500);
+
+    // A fresh guard on the same file reads the same window from the store.
+    clock.set("2026-06-01T12:10:00Z");
+    const again = setup(clock, {}, path);
+    expect((await again.guard.getBudgetStatus())[0]).toMatchObject({ limitId: "roll", used: 1500, resetsAt: null });
+    clock.set("2026-06-01T12:16:30Z");
+    expect((await again.guard.getBudgetStatus())[0].used).toBe(500);
+    clock.set("2026-06-01T13:01:00Z");
+    expect((await again.guard.getBudgetStatus())[0].used).toBe(0);
+  });
+});
+
+describe("BudgetGuard limits and scopes", () => {
+  it("keeps limits in the store, changeable at run time, with env limits maskable", async () => {
+    const clock = new TestClock(Date.parse("2026-02-10T12:00:00Z"));
+    const { guard, path } = setup(clock, { limits: [{ id: "env:daily-cost", scope: "global", metric: "cost", amount: 5 }] });
+    await guard.setLimit({ scope: "user:*", metric: "cost", amount: 1, mode: "block" });
+    await guard.setLimit({ scope: "user:alice", metric: "cost", amount: 3 });
+    expect((await guard.listLimits()).map((l) => l.id).sort()).toEqual(["env:daily-cost", "user:*:cost:day", "user:alice:cost:day"]);
+    await expect(guard.setLimit({ scope: "user:bob", metric: "cost", amount: -1 })).rejects.toThrow(ValidationError);
+    expect(await guard.removeLimit("env:daily-cost")).toBe(true);
+    expect(await guard.removeLimit("user:alice:cost:day")).toBe(true);
+    expect(await guard.removeLimit("nope")).toBe(false);
+
+    const restarted = setup(clock, { limits: [{ id: "env:daily-cost", scope: "global", metric: "cost", amount: 5 }] }, path);
+    expect((await restarted.guard.listLimits()).map((l) => [l.id, l.mode])).toEqual([["user:*:cost:day", "block"]]);
+  });
+
+  it("counts cost per user and per provider separately from the global total", async () => {
+    const clock = new TestClock(Date.parse("2026-02-10T12:00:00Z"));
+    const { monitor, guard } = setup(clock);
+    await guard.setLimit({ scope: "user:*", metric: "cost", amount: 1 });
+    await guard.setLimit({ scope: "user:alice", metric: "cost", amount: 2 });
+    await guard.setLimit({ scope: "global", metric: "tokens", amount: 1_000_000 });
+    await guard.setLimit({ scope: "provider:anthropic", metric: "tokens", amount: 500 });
+    // gpt-4o-mini: $0.15 / 1M input tokens -> 1M tokens = $0.15
+    await monitor.trackUsage(usage("alice", 1_000_000, "2026-02-10T09:00:00Z"));
+    await monitor.trackUsage(usage("bob", 2_000_000, "2026-02-10T09:00:00Z"));
+    await monitor.trackUsage(usage("bob", 300, "2026-02-10T09:00:00Z", { provider: "anthropic", model: "claude-3-5-haiku-20241022" }));
+    await monitor.flush();
+    const alice = Object.fromEntries((await guard.getBudgetStatus("alice")).map((s) => [s.limitId, s]));
+    expect(alice["user:alice:cost:day"]).toMatchObject({ used: 0.15, limit: 2 });
+    expect(alice["user:*:cost:day"]).toBeUndefined();
+    expect(alice["global:tokens:day"].used).toBe(3_000_300);
+    expect(alice["global:tokens:day"].state).toBe("exceeded");
+    expect(alice["provider:anthropic:tokens:day"].used).toBe(300);
+    const bob = Object.fromEntries((await guard.getBudgetStatus("bob")).map((s) => [s.limitId, s]));
+    // bob: $0.30 of gpt-4o-mini plus 300 claude-3-5-haiku input tokens at $0.80 / 1M
+    expect(bob["user:*:cost:day"]).toMatchObject({ scope: "user:bob", used: 0.30024 });
+  });
+
+  it("checks in well under a millisecond once the window is seeded", async () => {
+    const clock = new TestClock(Date.parse("2026-02-10T12:00:00Z"));
+    const { monitor, guard } = setup(clock);
+    await guard.setLimit({ scope: "global", metric: "cost", amount: 100, mode: "block" });
+    await guard.setLimit({ scope: "user:*", metric: "tokens", amount: 1_000_000, mode: "block" });
+    await guard.setLimit({ scope: "global", metric: "tokens", amount: 1_000_000, period: { rollingHours: 24 } });
+    await monitor.trackUsage(usage("alice", 1000, "2026-02-10T11:00:00Z"));
+    await monitor.flush();
+    expect((await guard.check("alice")).allowed).toBe(true);
+    const n = 20_000;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await guard.check("alice");
+    const perCheckMs = (performance.now() - t0) / n;
+    expect(perCheckMs).toBeLessThan(0.2);
+  });
+});
+
+describe("BudgetGuard alerts", () => {
+  it("fires one alert per threshold per period, and not again after a restart", async () => {
+    const clock = new TestClock(Date.parse("2026-04-10T12:00:00Z"));
+    const first = setup(clock);
+    await first.guard.setLimit({ id: "daily", scope: "global", metric: "tokens", amount: 1000 });
+    await first.guard.check("alice");
+    await first.monitor.trackUsage(usage("alice", 850, "2026-04-10T12:00:00Z"));
+    await first.monitor.flush();
+    await first.monitor.trackUsage(usage("alice", 10, "2026-04-10T12:00:01Z"));
+    await first.monitor.flush();
+    await first.guard.flushAlerts();
+    expect(first.alerts.map((a) => [a.threshold, a.level, a.used])).toEqual([[0.8, "warning", 850]]);
+    await first.monitor.close();
+
+    const second = setup(clock, {}, first.path);
+    expect((await second.guard.getBudgetStatus())[0].used).toBe(860);
+    await second.guard.flushAlerts();
+    expect(second.alerts).toEqual([]); // 80% was already announced this period
+    await second.monitor.trackUsage(usage("alice", 200, "2026-04-10T12:05:00Z"));
+    await second.monitor.flush();
+    await second.monitor.trackUsage(usage("alice", 200, "2026-04-10T12:06:00Z"));
+    await second.monitor.flush();
+    await second.guard.flushAlerts();
+    expect(second.alerts.map((a) => a.threshold)).toEqual([0.95, 1]);
+    expect(second.alerts[1]).toMatchObject({ limitId: "daily", level: "exceeded", windowStart: "2026-04-10T00:00:00.000Z", resetsAt: "2026-04-11T00:00:00.000Z" });
+
+    // Next day: a new period, so the thresholds fire again.
+    clock.set("2026-04-11T08:00:00Z");
+    await second.guard.check("alice");
+    await second.monitor.trackUsage(usage("alice", 900, "2026-04-11T08:00:00Z"));
+    await second.monitor.flush();
+    await second.guard.flushAlerts();
+    expect(second.alerts.map((a) => [a.threshold, a.windowStart])).toEqual([
+      [0.95, "2026-04-10T00:00:00.000Z"],
+      [1, "2026-04-10T00:00:00.000Z"],
+      [0.8, "2026-04-11T00:00:00.000Z"],
+    ]);
+  });
+});
