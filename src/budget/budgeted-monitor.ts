@@ -27,17 +27,18 @@ export function budgetWriteRelay(next?: (records: UsageRecord[], inserted: numbe
 }
 
 /**
- * Creates a monitor and its budget guard together. Limits from the environment
- * (`DAILY_TOKEN_BUDGET`, ..., `BUDGET_CONFIG_FILE`) come first; `budget.limits` are
- * added to them; limits set at run time through the guard are kept in the store.
+ * A guard for an existing monitor, configured like `createBudgetedMonitor` (limits
+ * from the environment first, then `options.limits`). Without the writer relay it
+ * sees usage through its handler and its per-window seeds only: enough for the CLI
+ * and the server, which manage limits and read status.
  */
-export function createBudgetedMonitor(options: BudgetedMonitorOptions = {}): { monitor: TokenMonitoringService; guard: BudgetGuard } {
-  const { budget = {}, ...monitorOptions } = options;
-  const env = options.env ?? process.env;
-  const relay = budgetWriteRelay(monitorOptions.writer?.onWritten);
-  const monitor = createTokenMonitor({ ...monitorOptions, writer: { ...monitorOptions.writer, onWritten: relay.onWritten } });
+export function createBudgetGuard(
+  monitor: TokenMonitoringService,
+  options: Omit<BudgetGuardOptions, "monitor"> & { env?: NodeJS.ProcessEnv } = {},
+): BudgetGuard {
+  const { env = process.env, ...budget } = options;
   const fromEnv = budgetConfigFromEnv(env);
-  const guard = new BudgetGuard({
+  return new BudgetGuard({
     defaultMode: fromEnv.mode,
     enabled: monitor.enabled && fromEnv.enabled,
     ...(fromEnv.webhook ? { webhook: fromEnv.webhook } : {}),
@@ -45,6 +46,19 @@ export function createBudgetedMonitor(options: BudgetedMonitorOptions = {}): { m
     limits: [...fromEnv.limits, ...(budget.limits ?? [])],
     monitor,
   });
+}
+
+/**
+ * Creates a monitor and its budget guard together, the guard fed by the writer's
+ * `onWritten`. Limits from the environment (`DAILY_TOKEN_BUDGET`, ...,
+ * `BUDGET_CONFIG_FILE`) come first; `budget.limits` are added to them; limits set
+ * at run time through the guard are kept in the store.
+ */
+export function createBudgetedMonitor(options: BudgetedMonitorOptions = {}): { monitor: TokenMonitoringService; guard: BudgetGuard } {
+  const { budget = {}, ...monitorOptions } = options;
+  const relay = budgetWriteRelay(monitorOptions.writer?.onWritten);
+  const monitor = createTokenMonitor({ ...monitorOptions, writer: { ...monitorOptions.writer, onWritten: relay.onWritten } });
+  const guard = createBudgetGuard(monitor, { ...budget, env: options.env ?? process.env });
   relay.attach(guard);
   return { monitor, guard };
 }

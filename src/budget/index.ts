@@ -29,4 +29,4 @@ export { windowAt, zonedInstant, type PeriodWindow, type PeriodSpec } from "./pe
 export { estimatePromptTokens, declaredMaxOutputTokens, type UsageAmount, type EstimateOptions } from "./reservations.js";
 export { AlertDispatcher, WebhookSink, formatAlert, type BudgetAlert, type AlertLevel, type WebhookOptions, type AlertSinkOptions } from "./alerts.js";
 export { budgetConfigFromEnv, loadBudgetConfigFile, parseBudgetConfig, type BudgetConfig, type BudgetFileConfig } from "./env-config.js";
-export { createBudgetedMonitor, budgetWriteRelay, type BudgetedMonitorOptions } from "./budgeted-monitor.js";
+export { createBudgetedMonitor, createBudgetGuard, budgetWriteRelay, type BudgetedMonitorOptions } from "./budgeted-monitor.js";

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { createBudgetGuard } from "../../src/budget/index.js";
 import { ValidationError } from "../../src/errors.js";
+import { createTokenMonitor } from "../../src/monitor/token-monitor.js";
 import { budgeted, tempDbPath, TestClock } from "./support.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -124,6 +126,21 @@ describe("BudgetGuard limits and scopes", () => {
     const bob = Object.fromEntries((await guard.getBudgetStatus("bob")).map((s) => [s.limitId, s]));
     // bob: $0.30 of gpt-4o-mini plus 300 claude-3-5-haiku input tokens at $0.80 / 1M
     expect(bob["user:*:cost:day"]).toMatchObject({ scope: "user:bob", used: 0.30024 });
+  });
+
+  it("takes global limits and the mode from the environment, and is off when tracking is off", async () => {
+    const db = tempDbPath();
+    const monitor = createTokenMonitor({ store: "sqlite", sqlitePath: db.path, env: {} });
+    cleanups.push(db.cleanup, () => monitor.close());
+    await monitor.trackUsage(usage("alice", 150, new Date().toISOString()));
+    await monitor.flush();
+    const env = { DAILY_TOKEN_BUDGET: "100", BUDGET_ENFORCEMENT: "block" };
+    const guard = createBudgetGuard(monitor, { env, logger: { warn: () => undefined, error: () => undefined } });
+    const decision = await guard.check("alice");
+    expect(decision.allowed).toBe(false);
+    expect(decision.exceeded[0]).toMatchObject({ limitId: "env:daily-tokens", used: 150, limit: 100, remaining: 0 });
+    const off = createBudgetGuard(monitor, { env: { ...env, USAGE_TRACKING_ENABLED: "false" } });
+    expect(await off.check("alice")).toEqual({ allowed: true, exceeded: [], warnings: [] });
   });
 
   it("checks in well under a millisecond once the window is seeded", async () => {
