@@ -19,7 +19,12 @@ export interface BuildAppOptions extends TokenUsagePluginOptions {
 }
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 65_536 });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 65_536,
+    // Ids may be up to 1024 characters (schema-checked); Fastify's default cuts path parameters at 100.
+    routerOptions: { maxParamLength: 4096 },
+  });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     handleError(new HttpError(404, "NotFound", `no route ${request.method} ${request.url.split("?")[0]}`), request, reply),

@@ -29,7 +29,9 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
   if (err instanceof InvalidCursorError) return reply.code(400).send({ error: "InvalidCursor", code: err.code, message: err.message });
   const fe = err as FastifyError;
   if (fe.validation) {
-    return reply.code(400).send({ error: "ValidationError", code: "ERR_VALIDATION", message: fe.message });
+    const first = fe.validation[0] as { instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string } };
+    const field = first?.instancePath?.replace(/^\//, "").replace(/\//g, ".") || first?.params?.missingProperty || first?.params?.additionalProperty || fe.validationContext || "request";
+    return reply.code(400).send({ error: "ValidationError", code: "ERR_VALIDATION", field, message: fe.message });
   }
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
     return reply.code(fe.statusCode).send({ error: fe.code ?? "BadRequest", message: fe.message });

@@ -7,10 +7,13 @@ import type { RangeQuery } from "./types.js";
 
 export const idString = { type: "string", minLength: 1, maxLength: 1024 } as const;
 
+/** ISO 8601 date or date-time; checked here because `Date.parse` accepts almost anything. */
+const ISO_DATE = "^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2})?)?$";
+
 export const rangeProperties = {
   days: { type: "number", exclusiveMinimum: 0, maximum: 3660, description: "The last N days up to `end` (default 30) when `start` is absent." },
-  start: { type: "string", minLength: 1, maxLength: 64, description: "ISO 8601 start (inclusive)." },
-  end: { type: "string", minLength: 1, maxLength: 64, description: "ISO 8601 end (exclusive), default now." },
+  start: { type: "string", maxLength: 64, pattern: ISO_DATE, description: "ISO 8601 start (inclusive)." },
+  end: { type: "string", maxLength: 64, pattern: ISO_DATE, description: "ISO 8601 end (exclusive), default now." },
   timeZone: { type: "string", minLength: 1, maxLength: 64, description: "IANA zone for day buckets, default UTC." },
 } as const;
 

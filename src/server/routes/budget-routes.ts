@@ -10,7 +10,7 @@ import type { BudgetApi } from "../types.js";
 
 const limitIdParams = {
   type: "object",
-  properties: { limitId: { type: "string", pattern: "^[A-Za-z0-9_.:-]{1,128}$" } },
+  properties: { limitId: { type: "string", pattern: "^[A-Za-z0-9_.:*@+-]{1,200}$" } },
   required: ["limitId"],
 } as const;
 
