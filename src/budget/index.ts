@@ -29,4 +29,5 @@ export { windowAt, zonedInstant, type PeriodWindow, type PeriodSpec } from "./pe
 export { estimatePromptTokens, declaredMaxOutputTokens, type UsageAmount, type EstimateOptions } from "./reservations.js";
 export { AlertDispatcher, WebhookSink, formatAlert, type BudgetAlert, type AlertLevel, type WebhookOptions, type AlertSinkOptions } from "./alerts.js";
 export { budgetConfigFromEnv, loadBudgetConfigFile, parseBudgetConfig, type BudgetConfig, type BudgetFileConfig } from "./env-config.js";
-export { createBudgetedMonitor, createBudgetGuard, budgetWriteRelay, type BudgetedMonitorOptions } from "./budgeted-monitor.js";
+export { createBudgetGuard, budgetWriteRelay } from "./wiring.js";
+export { createBudgetedMonitor, type BudgetedMonitorOptions } from "./budgeted-monitor.js";
