@@ -33,7 +33,7 @@ describe("startServer", () => {
       expect(running.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(await (await fetch(`${running.url}/health`)).json()).toEqual({ status: "ok", store: "sqlite" });
       const res = await fetch(`${running.url}/token-usage/user/alice`, { headers: { authorization: `Bearer ${seeded.aliceKey}` } });
-      expect((await res.json()).totalRequests).toBe(3);
+      expect(((await res.json()) as { totalRequests: number }).totalRequests).toBe(3);
       const csv = await fetch(`${running.url}/token-usage/export.csv`, { headers: { "x-api-key": ADMIN_KEY } });
       expect(csv.headers.get("transfer-encoding")).toBe("chunked");
       expect((await csv.text()).trim().split("\n")).toHaveLength(6);
