@@ -44,4 +44,6 @@ export { createStore, type StoreSelection } from "./stores/create-store.js";
 export { SqliteUsageStore, type SqliteUsageStoreOptions } from "./stores/sqlite/index.js";
 export { CosmosUsageStore, type CosmosUsageStoreOptions } from "./stores/cosmos/index.js";
 
+export * from "./budget/index.js";
+
 export { BufferedWriter, type Logger, type RecordSink, type WriterOptions, type WriterStats } from "./writer/index.js";

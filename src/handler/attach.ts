@@ -10,17 +10,23 @@ import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { getTokenMonitor, type HandlerOptions, type TokenMonitoringService } from "../monitor/token-monitor.js";
 import type { TokenTrackingCallbackHandler } from "./token-tracking-handler.js";
+import type { BudgetGuard } from "../budget/budget-guard.js";
 
 export interface AttachOptions extends HandlerOptions {
   /** The service that stores the records. @default getTokenMonitor() */
   monitor?: TokenMonitoringService;
-  /** Extra handlers added next to the tracker (the budget guard uses this). */
+  /**
+   * Enforce (or warn about) budgets before each model call: a guard, or `true` for the
+   * monitor's own guard. @default the monitor's guard when `BUDGET_ENFORCEMENT=block`
+   */
+  budget?: BudgetGuard | boolean;
+  /** Extra handlers added next to the tracker. */
   extraHandlers?: BaseCallbackHandler[];
 }
 
 /** Creates a handler bound to a service (default: the process-wide one). */
 export function createTokenTrackingCallback(options: AttachOptions = {}): TokenTrackingCallbackHandler {
-  const { monitor = getTokenMonitor(), extraHandlers: _ignored, ...handlerOptions } = options;
+  const { monitor = getTokenMonitor(), extraHandlers: _handlers, budget: _budget, ...handlerOptions } = options;
   return monitor.createCallbackHandler(handlerOptions);
 }
 
@@ -34,7 +40,19 @@ export function attachTokenTracking<C extends RunnableConfig>(config: C = {} as 
   if (metadata.thread_id === undefined && options.threadId) metadata.thread_id = options.threadId;
   if (options.dimensions) metadata.dimensions = { ...(metadata.dimensions as object | undefined), ...options.dimensions };
 
-  const handlers: BaseCallbackHandler[] = [createTokenTrackingCallback(options), ...(options.extraHandlers ?? [])];
+  const monitor = options.monitor ?? getTokenMonitor();
+  const guard =
+    typeof options.budget === "object"
+      ? options.budget
+      : options.budget === true || (options.budget === undefined && monitor.budgetEnforced)
+        ? monitor.budget
+        : undefined;
+  const handlers: BaseCallbackHandler[] = [
+    // The guard goes first: a refused call must not reach the provider.
+    ...(guard ? [guard.createHandler({ userId: options.userId })] : []),
+    createTokenTrackingCallback({ ...options, monitor }),
+    ...(options.extraHandlers ?? []),
+  ];
   return { ...config, metadata, callbacks: addHandlers(config.callbacks, handlers) };
 }
 

@@ -57,11 +57,15 @@ interface ModelRun {
 const PLUMBING_KEY =
   /^(ls_|langgraph_|checkpoint_|__pregel|lc_)|^(versions|user_id|userId|thread_id|threadId|conversation_id|session_id|dimensions|tenant|tenant_id|department|feature)$/;
 
+/** A model call running longer than this is taken as abandoned. */
+const ABANDONED_RUN_MS = 60 * 60 * 1000;
+
 export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
   name = "token_tracking_handler";
   private readonly runs = new Map<string, ModelRun>();
   private readonly chains = new Map<string, ChainRun>();
   private readonly logger: Logger;
+  private starts = 0;
 
   constructor(private readonly options: TokenTrackingHandlerOptions) {
     // Tracking must never fail the user's call.
@@ -183,6 +187,7 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
     runName: string | undefined,
   ): void {
     if (this.runs.has(runId)) return; // the same handler attached twice sees each event twice
+    if ((++this.starts & 1023) === 0) this.sweepAbandonedRuns();
     try {
       // Only references are kept here; everything else is worked out off the agent's path.
       this.runs.set(runId, {
@@ -200,6 +205,19 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
       });
     } catch (error) {
       this.report(`start of run ${runId}`, error);
+    }
+  }
+
+  /**
+   * A start with no end or error ever (a budget guard refusing the call in its own start
+   * callback, a crashed stream) would stay in the map for good: runs older than
+   * `ABANDONED_RUN_MS` are dropped, oldest first (the map keeps insertion order).
+   */
+  private sweepAbandonedRuns(): void {
+    const cutoff = Date.now() - ABANDONED_RUN_MS;
+    for (const [runId, run] of this.runs) {
+      if (run.startedAtEpochMs >= cutoff) break;
+      this.runs.delete(runId);
     }
   }
 

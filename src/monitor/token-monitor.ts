@@ -16,6 +16,9 @@ import { resolveRange, type RangeInput } from "../query/range.js";
 import { createStore, defaultSpillDir, type StoreSelection } from "../stores/create-store.js";
 import type { CostUpdate, UsageStore } from "../stores/types.js";
 import { BufferedWriter, type Logger, type RecordSink, type WriterOptions } from "../writer/buffered-writer.js";
+import type { BudgetGuard, BudgetGuardOptions } from "../budget/budget-guard.js";
+import { budgetConfigFromEnv } from "../budget/env-config.js";
+import { budgetWriteRelay, createBudgetGuard } from "../budget/wiring.js";
 
 export interface TokenMonitorOptions extends StoreSelection {
   /** Price overrides, or a ready pricer. @default the offline catalog (+ TOKEN_USAGE_PRICING_FILE) */
@@ -24,6 +27,11 @@ export interface TokenMonitorOptions extends StoreSelection {
   logger?: Logger;
   /** False makes handlers and `trackUsage` no-ops. @default env USAGE_TRACKING_ENABLED, else true */
   enabled?: boolean;
+  /**
+   * Budget limits and alert sinks (limits from env and `BUDGET_CONFIG_FILE` are added),
+   * or `false` for no budget guard at all. @default limits from the environment only
+   */
+  budget?: Omit<BudgetGuardOptions, "monitor"> | false;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -42,6 +50,10 @@ export class TokenMonitoringService extends UsageQueries {
   readonly writer: BufferedWriter;
   readonly pricer: Pricer;
   readonly enabled: boolean;
+  /** The budget guard: limits, status, alerts; its handler enforces before calls. */
+  readonly budget: BudgetGuard | undefined;
+  /** True when `BUDGET_ENFORCEMENT=block`: attachTokenTracking then adds the guard by itself. */
+  readonly budgetEnforced: boolean;
   private readonly logger: Logger;
 
   constructor(options: TokenMonitorOptions = {}) {
@@ -58,11 +70,17 @@ export class TokenMonitoringService extends UsageQueries {
           ...options.pricing,
           logger: options.pricing?.logger ?? this.logger,
         });
+    // The guard learns about spend from every durable write.
+    const relay = budgetWriteRelay(options.writer?.onWritten);
     this.writer = new BufferedWriter(store, {
       spillDir: defaultSpillDir(store),
       logger: this.logger,
       ...options.writer,
+      onWritten: relay.onWritten,
     });
+    this.budgetEnforced = budgetConfigFromEnv(env).mode === "block";
+    this.budget = options.budget === false ? undefined : createBudgetGuard(this, { logger: this.logger, ...options.budget, env });
+    if (this.budget) relay.attach(this.budget);
   }
 
   /** A handler that records every model call into this service's store. */
@@ -115,6 +133,7 @@ export class TokenMonitoringService extends UsageQueries {
   async close(options?: { timeoutMs?: number }): Promise<void> {
     try {
       await this.writer.close(options);
+      await this.budget?.close();
     } finally {
       await this.store.close();
     }
