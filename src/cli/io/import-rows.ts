@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { ValidationError } from "../../errors.js";
-import type { Pricer } from "../../pricing/types.js";
+import type { CostResult, Pricer } from "../../pricing/types.js";
 import { buildRecord, type UsageInput } from "../../record/build-record.js";
 import { nanosToUsd } from "../../record/mapping.js";
 import type { UsageRecord } from "../../record/types.js";
@@ -136,23 +136,29 @@ export function rowToRecord(raw: Record<string, unknown>, index: number, pricer:
     dimensions,
     metadata: json(r.request_metadata, "request_metadata") as Record<string, unknown> | undefined,
   };
-  const record = buildRecord(input, pricer);
-  if (blank(r.total_cost_nanos) || record.cached) return record;
-  // Our own export: keep the stored cost exactly (re-pricing is a separate, explicit step).
-  const costs = {
-    inputCostNanos: wholeNanos(r.input_cost_nanos, "input_cost_nanos"),
-    outputCostNanos: wholeNanos(r.output_cost_nanos, "output_cost_nanos"),
-    totalCostNanos: wholeNanos(r.total_cost_nanos, "total_cost_nanos"),
+  // Our own export carries its stored cost: keep it exactly (re-pricing is a
+  // separate, explicit step), and do not ask the catalog about its models at all.
+  return buildRecord(input, blank(r.total_cost_nanos) ? pricer : storedCostPricer(r));
+}
+
+function storedCostPricer(r: Record<string, unknown>): Pricer {
+  const inputCostNanos = wholeNanos(r.input_cost_nanos, "input_cost_nanos");
+  const outputCostNanos = wholeNanos(r.output_cost_nanos, "output_cost_nanos");
+  const totalCostNanos = wholeNanos(r.total_cost_nanos, "total_cost_nanos");
+  const priced = bool(r.priced, "priced") ?? true;
+  const cost: CostResult = {
+    inputCostNanos,
+    outputCostNanos,
+    totalCostNanos,
+    inputCost: nanosToUsd(inputCostNanos),
+    outputCost: nanosToUsd(outputCostNanos),
+    totalCost: nanosToUsd(totalCostNanos),
+    priced,
+    priceSource: text(r.price_source),
+    matchedModel: null,
+    matchedProvider: null,
   };
-  return {
-    ...record,
-    ...costs,
-    inputCost: nanosToUsd(costs.inputCostNanos),
-    outputCost: nanosToUsd(costs.outputCostNanos),
-    totalCost: nanosToUsd(costs.totalCostNanos),
-    priced: bool(r.priced, "priced") ?? record.priced,
-    priceSource: blank(r.priced) ? record.priceSource : text(r.price_source),
-  };
+  return { price: () => cost };
 }
 
 function wholeNanos(v: unknown, field: string): number {

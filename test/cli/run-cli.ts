@@ -1,0 +1,45 @@
+/** Runs the real `token-usage` bin in a subprocess against a temporary SQLite file. */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const MAIN = join(process.cwd(), "src/cli/main.ts");
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function tempDir(prefix = "token-usage-cli-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function cliEnv(db: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, TOKEN_USAGE_DB: db, ...extra };
+  delete env.TOKEN_USAGE_ADMIN_KEY;
+  delete env.TOKEN_USAGE_STORE;
+  return env;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["--import", "tsx", MAIN, ...args], { env, timeout: 30_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr: stripNodeNoise(stderr) });
+    });
+  });
+}
+
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** npm's own configuration warnings, when node is run from an npm script, are not the CLI's output. */
+function stripNodeNoise(stderr: string): string {
+  return stderr
+    .split("\n")
+    .filter((line) => !line.startsWith("npm warn"))
+    .join("\n");
+}
