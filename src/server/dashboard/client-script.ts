@@ -90,7 +90,7 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
           borderColor: type === "line" ? palette[0] : undefined,
           backgroundColor: type === "line" ? "rgba(52,97,209,0.15)" : palette,
           fill: type === "line",
-          tension: 0.2
+          tension: 0
         }]
       },
       options: { responsive: true, plugins: { legend: { display: type === "doughnut" } } }
