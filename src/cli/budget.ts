@@ -1,20 +1,25 @@
 /**
- * Where the CLI gets a budget guard. The guard (`src/budget/`) is built beside this
- * CLI; until it is wired here, budget commands say budgets are unavailable.
- * Integration point: return the guard for `monitor` from `openBudget`.
+ * The CLI's budget guard: `createBudgetGuard` over the command's monitor, so limits
+ * set here are kept in the same store the library and the server read. An embedding
+ * app can supply its own guard with `setBudgetFactory`.
  */
+import { createBudgetGuard } from "../budget/wiring.js";
 import type { TokenMonitoringService } from "../monitor/token-monitor.js";
 import type { BudgetApi } from "../server/types.js";
 
 type BudgetFactory = (monitor: TokenMonitoringService) => BudgetApi | Promise<BudgetApi>;
 
-let factory: BudgetFactory | undefined;
+let factory: BudgetFactory = (monitor) => createBudgetGuard(monitor);
 
-/** Lets the package (or an embedding app) supply the guard the CLI should use. */
-export function setBudgetFactory(next: BudgetFactory | undefined): void {
+export function setBudgetFactory(next: BudgetFactory): void {
   factory = next;
 }
 
 export async function openBudget(monitor: TokenMonitoringService): Promise<BudgetApi | undefined> {
-  return factory ? factory(monitor) : undefined;
+  return factory(monitor);
+}
+
+/** Stops the guard's timers (alert delivery) so the command can exit. */
+export function closeBudget(budget: BudgetApi | undefined): void {
+  (budget as { close?: () => void } | undefined)?.close?.();
 }

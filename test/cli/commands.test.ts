@@ -72,7 +72,7 @@ describe("demo and summary", () => {
     const body = JSON.parse(res.stdout);
     expect(body.today.requests).toBeGreaterThan(0);
     expect(body.month.requests).toBeGreaterThanOrEqual(body.today.requests);
-    expect(body.budgets).toBeNull();
+    expect(body.budgets).toEqual({ limits: [] });
   });
 });
 
@@ -166,10 +166,18 @@ describe("exit codes and messages", () => {
     expect(res.stderr.trim().split("\n")).toHaveLength(1);
   });
 
-  it("set-limit with valid arguments reports that budgets are unavailable until a guard is wired", async () => {
-    const res = await runCli(["set-limit", "user:alice", "monthly-cost", "25"], env);
-    expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/budgets are not available/);
+  it("set-limit, status and remove-limit go through the budget guard and its store", async () => {
+    const set = await runCli(["set-limit", "user:alice@example.com", "monthly-cost", "25", "--json"], env);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ id: "user:alice@example.com:cost:month", scope: "user:alice@example.com", metric: "cost", amount: 25, period: "month", mode: "warn" });
+    const status = JSON.parse((await runCli(["status", "--user", "alice@example.com", "--json"], env)).stdout);
+    const month = await library((m) => m.getUserUsage("alice@example.com", { start: new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 1)) }));
+    expect(status.budgets).toEqual([expect.objectContaining({ limitId: "user:alice@example.com:cost:month", limit: 25 })]);
+    expect(status.budgets[0].used).toBeCloseTo(month.totalCost, 9);
+    expect((await runCli(["remove-limit", "user:alice@example.com:cost:month"], env)).code).toBe(0);
+    const again = await runCli(["remove-limit", "user:alice@example.com:cost:month"], env);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/no budget limit/);
   });
 
   it("--help exits 0", async () => {

@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { ValidationError } from "../../errors.js";
-import { openBudget } from "../budget.js";
+import { closeBudget, openBudget } from "../budget.js";
 import { out, printJson, withMonitor } from "../context.js";
 
 const PERIODS: Record<string, string> = { daily: "day", day: "day", weekly: "week", week: "week", monthly: "month", month: "month" };
@@ -54,9 +54,14 @@ export function registerLimits(program: Command): void {
       if (flags.id) limit.id = flags.id;
       if (flags.timeZone) limit.timeZone = flags.timeZone;
       await withMonitor(command, async (monitor) => {
-        const saved = (await (await requireBudget(monitor)).setLimit(limit)) ?? limit;
-        if (flags.json) printJson(saved);
-        else out(`limit set: ${JSON.stringify(saved)}`);
+        const budget = await requireBudget(monitor);
+        try {
+          const saved = (await budget.setLimit(limit)) ?? limit;
+          if (flags.json) printJson(saved);
+          else out(`limit set: ${JSON.stringify(saved)}`);
+        } finally {
+          closeBudget(budget);
+        }
       });
     });
 
@@ -66,9 +71,14 @@ export function registerLimits(program: Command): void {
     .argument("<id>", "the limit id (see `status --json`)")
     .action(async (id: string, _flags: unknown, command: Command) => {
       await withMonitor(command, async (monitor) => {
-        const removed = await (await requireBudget(monitor)).removeLimit(id);
-        if (removed === false) throw new ValidationError("id", `no budget limit with id ${JSON.stringify(id)}`);
-        out(`limit removed: ${id}`);
+        const budget = await requireBudget(monitor);
+        try {
+          const removed = await budget.removeLimit(id);
+          if (removed === false) throw new ValidationError("id", `no budget limit with id ${JSON.stringify(id)}`);
+          out(`limit removed: ${id}`);
+        } finally {
+          closeBudget(budget);
+        }
       });
     });
 }

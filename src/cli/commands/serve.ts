@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { ValidationError } from "../../errors.js";
 import { hasApiKeys } from "../../server/auth/api-keys.js";
 import { startServer } from "../../server/start-server.js";
-import { openBudget } from "../budget.js";
+import { closeBudget, openBudget } from "../budget.js";
 import { openMonitor, out } from "../context.js";
 
 export function registerServe(program: Command): void {
@@ -16,8 +16,9 @@ export function registerServe(program: Command): void {
       const port = Number(flags.port);
       if (!/^\d+$/.test(flags.port) || port > 65_535) throw new ValidationError("port", `must be 0-65535, got ${JSON.stringify(flags.port)}`);
       const monitor = openMonitor(command);
+      let budget: Awaited<ReturnType<typeof openBudget>>;
       try {
-        const budget = await openBudget(monitor);
+        budget = await openBudget(monitor);
         const server = await startServer({ monitor, budget, port, host: flags.host });
         out(`token-usage API listening on ${server.url} (dashboard ${server.url}/, docs ${server.url}/docs)`);
         if (!process.env.TOKEN_USAGE_ADMIN_KEY && !(await hasApiKeys(monitor.store))) {
@@ -30,6 +31,7 @@ export function registerServe(program: Command): void {
         });
         await server.close();
       } finally {
+        closeBudget(budget!);
         await monitor.close();
       }
     });

@@ -1,6 +1,6 @@
 /** `status`: today's and this month's usage (UTC), and budget status when budgets are available. */
 import type { Command } from "commander";
-import { openBudget } from "../budget.js";
+import { closeBudget, openBudget } from "../budget.js";
 import { out, printJson, withMonitor } from "../context.js";
 import { count, table, usd } from "../output.js";
 
@@ -20,8 +20,14 @@ export function registerStatus(program: Command): void {
           [dayStart, monthStart].map((start) => monitor.getOverallUsage({ start, end, userId: flags.user })),
         );
         const budget = await openBudget(monitor);
-        const budgetStatus = budget && flags.user ? await budget.getBudgetStatus(flags.user) : null;
-        const limits = budget && !flags.user ? await budget.listLimits() : null;
+        let budgetStatus: unknown = null;
+        let limits: unknown = null;
+        try {
+          budgetStatus = budget && flags.user ? await budget.getBudgetStatus(flags.user) : null;
+          limits = budget && !flags.user ? await budget.listLimits() : null;
+        } finally {
+          closeBudget(budget);
+        }
         const brief = (s: typeof today) => ({ requests: s.totalRequests, tokens: s.totalTokens, cost: s.totalCost, costNanos: s.totalCostNanos });
         if (flags.json) {
           return printJson({ userId: flags.user ?? null, today: brief(today), month: brief(month), budgets: budget ? (budgetStatus ?? { limits }) : null });
@@ -36,7 +42,19 @@ export function registerStatus(program: Command): void {
           ),
         );
         if (!budget) out("Budgets: not available in this build.");
-        else out(`Budgets: ${JSON.stringify(budgetStatus ?? { limits }, null, 2)}`);
+        else printBudgets(budgetStatus ?? limits);
       });
     });
+}
+
+function printBudgets(value: unknown): void {
+  const rows = Array.isArray(value) ? (value as Array<Record<string, unknown>>) : [];
+  if (rows.length === 0) return out("Budgets: no limits set.");
+  out(
+    table(
+      ["Limit", "Scope", "Period", "Used", "Limit value", "Mode"],
+      rows.map((r) => [String(r.limitId ?? r.id), String(r.scope), JSON.stringify(r.period), r.used === undefined ? "" : String(r.used), String(r.limit ?? r.amount), String(r.mode ?? "")]),
+      3,
+    ),
+  );
 }
