@@ -54,7 +54,7 @@ export function buildRecord(input: UsageInput, pricer: Pricer): UsageRecord {
   const reasoningTokens = tokenCount(input.reasoningTokens ?? 0, "reasoningTokens");
   if (cacheReadTokens + cacheWriteTokens > inputTokens) {
     throw new ValidationError(
-      "cacheReadTokens",
+      cacheReadTokens > inputTokens || cacheWriteTokens === 0 ? "cacheReadTokens" : "cacheWriteTokens",
       `cache reads (${cacheReadTokens}) plus cache writes (${cacheWriteTokens}) exceed inputTokens (${inputTokens}); input counts are inclusive`,
     );
   }

@@ -19,9 +19,9 @@ export function sanitizeMetadata(input: unknown): Record<string, unknown> {
     const out = clean(input, 0, seen);
     if (typeof out !== "object" || out === null || Array.isArray(out)) return {};
     const result = out as Record<string, unknown>;
-    if (JSON.stringify(result).length <= METADATA_LIMITS.bytes) return result;
+    if (Buffer.byteLength(JSON.stringify(result)) <= METADATA_LIMITS.bytes) return result;
     const keys = Object.keys(result);
-    while (keys.length > 0 && JSON.stringify(result).length > METADATA_LIMITS.bytes - 20) {
+    while (keys.length > 0 && Buffer.byteLength(JSON.stringify(result)) > METADATA_LIMITS.bytes - 20) {
       delete result[keys.pop()!];
     }
     result._truncated = true;
