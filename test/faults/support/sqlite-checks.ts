@@ -24,14 +24,17 @@ export function readUsageFile(path: string): FileContents {
   }
 }
 
-/** Raw records and hourly rollups summed per (user, hour, model): the two must be equal. */
-export function rollupsVersusRaw(path: string): { raw: Map<string, string>; rollup: Map<string, string> } {
+/**
+ * Raw records and hourly rollups summed per (user, hour, model): the two must be equal.
+ * When the file also keeps daily rollups, they are compared per (user, day, model).
+ */
+export function rollupsVersusRaw(path: string): { raw: Map<string, string>; rollup: Map<string, string>; rawDaily?: Map<string, string>; daily?: Map<string, string> } {
   const db = new Database(path, { readonly: true });
   try {
     const raw = db
       .prepare(
-        `SELECT user_id || '|' || hour || '|' || model AS k, COUNT(*) AS n, SUM(input_tokens) AS i, SUM(output_tokens) AS o,
-           SUM(total_cost_nanos) AS c FROM usage_records GROUP BY user_id, hour, model`,
+        `SELECT user_id || '|' || substr(timestamp, 1, 13) || '|' || model AS k, COUNT(*) AS n, SUM(input_tokens) AS i,
+           SUM(output_tokens) AS o, SUM(total_cost_nanos) AS c FROM usage_records GROUP BY k`,
       )
       .all() as Array<{ k: string; n: number; i: number; o: number; c: number }>;
     const rollup = db
@@ -41,7 +44,21 @@ export function rollupsVersusRaw(path: string): { raw: Map<string, string>; roll
       )
       .all() as Array<{ k: string; n: number; i: number; o: number; c: number }>;
     const toMap = (rows: typeof raw) => new Map(rows.map((r) => [r.k, `${r.n}/${r.i}/${r.o}/${r.c}`]));
-    return { raw: toMap(raw), rollup: toMap(rollup) };
+    const hasDaily = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage_rollup_daily'").get() !== undefined;
+    if (!hasDaily) return { raw: toMap(raw), rollup: toMap(rollup) };
+    const rawDaily = db
+      .prepare(
+        `SELECT user_id || '|' || substr(timestamp, 1, 10) || '|' || model AS k, COUNT(*) AS n, SUM(input_tokens) AS i,
+           SUM(output_tokens) AS o, SUM(total_cost_nanos) AS c FROM usage_records GROUP BY k`,
+      )
+      .all() as typeof raw;
+    const daily = db
+      .prepare(
+        `SELECT user_id || '|' || day || '|' || model AS k, SUM(requests) AS n, SUM(input_tokens) AS i, SUM(output_tokens) AS o,
+           SUM(cost_nanos) AS c FROM usage_rollup_daily GROUP BY user_id, day, model`,
+      )
+      .all() as typeof raw;
+    return { raw: toMap(raw), rollup: toMap(rollup), rawDaily: toMap(rawDaily), daily: toMap(daily) };
   } finally {
     db.close();
   }
