@@ -1,7 +1,7 @@
 /** `TokenUsageStats`: what every per-user, per-thread and per-provider question answers with. */
 import { nanosToUsd } from "../record/mapping.js";
 import { addTotals, emptyTotals, type AggregateRow, type UsageTotals } from "../stores/types.js";
-import { bucketsBetween, hourBucketer, type Granularity } from "./time-buckets.js";
+import { bucketOf, bucketsBetween, hourBucketer, type Granularity } from "./time-buckets.js";
 
 export interface TrendPoint {
   /** Bucket label: `YYYY-MM-DD` (day, or the Monday of a week) or `YYYY-MM`. */
@@ -42,12 +42,16 @@ export interface TokenUsageStats {
 /** Label used for records without an agent name. */
 export const NO_AGENT = "(none)";
 
-/** Builds stats from rows grouped by model, agent and hour. */
+/**
+ * Builds stats from rows grouped by model and agent (`rows`) and rows grouped by
+ * `hour` or UTC `day` for the trend (`trendRows`; UTC days only when the zone is UTC).
+ */
 export function statsFromRows(
   rows: AggregateRow[],
   range: { start: string; end: string },
   timeZone: string,
   granularity: Granularity = "day",
+  trendRows: AggregateRow[] = rows,
 ): TokenUsageStats {
   const total = emptyTotals();
   const costByModel: Record<string, number> = {};
@@ -67,10 +71,10 @@ export function statsFromRows(
     const agent = row.key.agent ?? NO_AGENT;
     costNanosByAgent.set(agent, (costNanosByAgent.get(agent) ?? 0) + row.costNanos);
     requestsByAgent[agent] = (requestsByAgent[agent] ?? 0) + row.requests;
-    if (row.key.hour) {
-      const bucket = toBucket(row.key.hour);
-      addTotals(trend.get(bucket) ?? trend.set(bucket, emptyTotals()).get(bucket)!, row);
-    }
+  }
+  for (const row of trendRows) {
+    const bucket = row.key.hour ? toBucket(row.key.hour) : row.key.day ? bucketOf(row.key.day, granularity) : undefined;
+    if (bucket !== undefined) addTotals(trend.get(bucket) ?? trend.set(bucket, emptyTotals()).get(bucket)!, row);
   }
   for (const [m, n] of costNanosByModel) costByModel[m] = nanosToUsd(n);
   const costByAgent: Record<string, number> = {};

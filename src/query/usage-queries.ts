@@ -77,7 +77,7 @@ export class UsageQueries {
     const filter: RecordFilter = { threadId: requireId(threadId, "threadId") };
     if (options.userId !== undefined) filter.userId = requireId(options.userId, "userId");
     const wholeLife = options.start === undefined && options.days === undefined;
-    return this.stats(filter, wholeLife ? { ...options, start: new Date("2000-01-01T00:00:00Z") } : options);
+    return wholeLife ? this.stats(filter, { ...options, start: new Date("2000-01-01T00:00:00Z") }, true) : this.stats(filter, options);
   }
 
   async getProviderSummary(provider: string, options: QueryOptions = {}): Promise<TokenUsageStats> {
@@ -136,8 +136,7 @@ export class UsageQueries {
     if (options.threadId !== undefined) filter.threadId = requireId(options.threadId, "threadId");
     const range = resolveRange(options);
     const timeZone = assertTimeZone(options.timeZone ?? "UTC");
-    const rows = await this.aggregate({ ...filter, ...range }, ["hour"]);
-    return statsFromRows(rows, range, timeZone, granularity).costTrend;
+    return statsFromRows([], range, timeZone, granularity, await this.trendRows(filter, range, timeZone)).costTrend;
   }
 
   /** Raw records, newest first, with keyset paging that survives concurrent writes. */
@@ -156,11 +155,22 @@ export class UsageQueries {
     return records.length > limit && last ? { records: page, cursor: encodeCursor(last) } : { records: page };
   }
 
-  private async stats(filter: RecordFilter, options: QueryOptions): Promise<TokenUsageStats> {
-    const range = resolveRange(options);
+  private async stats(filter: RecordFilter, options: QueryOptions, wholeLife = false): Promise<TokenUsageStats> {
     const timeZone = assertTimeZone(options.timeZone ?? "UTC");
-    const rows = await this.aggregate({ ...filter, ...range }, ["model", "agent", "hour"]);
-    return statsFromRows(rows, range, timeZone);
+    let range = resolveRange(options);
+    const rows = await this.aggregate({ ...filter, ...range }, ["model", "agent"]);
+    if (wholeLife) {
+      // A thread's life, not the 25 years since the range's floor, sets the trend's days.
+      const t = totalsOf(rows);
+      if (t.firstSeen === null || t.lastSeen === null) return statsFromRows(rows, { start: range.end, end: range.end }, timeZone, "day", []);
+      range = { start: t.firstSeen, end: new Date(Date.parse(t.lastSeen) + 1).toISOString() };
+    }
+    return statsFromRows(rows, range, timeZone, "day", await this.trendRows(filter, range, timeZone));
+  }
+
+  /** Rows for a trend: whole UTC days when the zone is UTC, hours otherwise. */
+  private trendRows(filter: RecordFilter, range: ResolvedRange, timeZone: string): Promise<AggregateRow[]> {
+    return this.aggregate({ ...filter, ...range }, [timeZone === "UTC" ? "day" : "hour"]);
   }
 
   private async grouped(options: QueryOptions & { userId?: string }, groupBy: GroupKey[]): Promise<AggregateRow[]> {

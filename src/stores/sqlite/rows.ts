@@ -12,7 +12,7 @@ export interface RecordRow {
   model: string;
   deployment: string | null;
   timestamp: string;
-  hour: string;
+  ts: number;
   day: string;
   month: string;
   input_tokens: number;
@@ -45,7 +45,7 @@ export function recordToRow(record: UsageRecord): RecordRow {
   const s = toStored(record);
   return {
     ...s,
-    hour: s.timestamp.slice(0, 13),
+    ts: Date.parse(s.timestamp),
     priced: s.priced ? 1 : 0,
     estimated: s.estimated ? 1 : 0,
     cached: s.cached ? 1 : 0,

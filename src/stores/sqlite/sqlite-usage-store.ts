@@ -22,6 +22,7 @@ import type {
   StoreCapabilities,
   UsageStore,
 } from "../types.js";
+import { addTotals } from "../types.js";
 import { MIGRATIONS, TOTAL_COLUMNS } from "./schema.js";
 import { recordToRow, rowToRecord, type RecordRow } from "./rows.js";
 
@@ -33,29 +34,54 @@ export interface SqliteUsageStoreOptions {
 }
 
 const ROLLUP_KEYS: ReadonlySet<string> = new Set(["user", "provider", "model", "agent", "operation", "hour", "day"]);
-
-const RAW_GROUP_COLUMNS: Record<string, string> = {
-  user: "user_id",
-  thread: "thread_id",
-  provider: "provider",
-  model: "model",
-  agent: "agent_name",
-  operation: "operation_type",
-  hour: "hour",
-  day: "day",
-};
-
-const ROLLUP_GROUP_COLUMNS: Record<string, string> = {
-  user: "user_id",
-  provider: "provider",
-  model: "model",
-  agent: "NULLIF(agent_name, '')",
-  operation: "operation_type",
-  hour: "hour",
-  day: "substr(hour, 1, 10)",
-};
-
 const DIMENSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const DAY_MS = 86_400_000;
+
+type AggregateTable = "usage_records" | "usage_rollup_hourly" | "usage_rollup_daily";
+type WhereBuilder = (filter: RecordFilter) => { where: string[]; params: Record<string, unknown> };
+
+/** How each table answers: its group columns, its sums, and how it filters a time range. */
+const SOURCES: Record<AggregateTable, { groups: Record<string, string>; totals: string; where: WhereBuilder }> = {
+  usage_records: {
+    groups: {
+      user: "user_id",
+      thread: "thread_id",
+      provider: "provider",
+      model: "model",
+      agent: "agent_name",
+      operation: "operation_type",
+      hour: "substr(timestamp, 1, 13)",
+      day: "day",
+    },
+    totals: TOTAL_COLUMNS.raw,
+    where: (f) => whereClause(f),
+  },
+  usage_rollup_hourly: {
+    groups: {
+      user: "user_id",
+      provider: "provider",
+      model: "model",
+      agent: "NULLIF(agent_name, '')",
+      operation: "operation_type",
+      hour: "hour",
+      day: "substr(hour, 1, 10)",
+    },
+    totals: TOTAL_COLUMNS.rollup,
+    where: (f) => rollupWhere(f, "hour", (iso) => iso.slice(0, 13)),
+  },
+  usage_rollup_daily: {
+    groups: {
+      user: "user_id",
+      provider: "provider",
+      model: "model",
+      agent: "NULLIF(agent_name, '')",
+      operation: "operation_type",
+      day: "day",
+    },
+    totals: TOTAL_COLUMNS.rollup,
+    where: (f) => rollupWhere(f, "day", (iso) => iso.slice(0, 10)),
+  },
+};
 
 export class SqliteUsageStore implements UsageStore {
   readonly kind = "sqlite";
@@ -63,8 +89,10 @@ export class SqliteUsageStore implements UsageStore {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly insertRecord: Database.Statement;
-  private readonly upsertRollup: Database.Statement;
+  private readonly upsertHourly: Database.Statement;
+  private readonly upsertDaily: Database.Statement;
   private readonly appendTx: (records: UsageRecord[]) => AppendResult;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(options: SqliteUsageStoreOptions) {
     this.path = options.path;
@@ -83,42 +111,27 @@ export class SqliteUsageStore implements UsageStore {
 
     this.insertRecord = this.db.prepare(
       `INSERT INTO usage_records VALUES (@id, @user_id, @thread_id, @agent_name, @operation_type, @provider,
-        @model, @deployment, @timestamp, @hour, @day, @month, @input_tokens, @output_tokens, @total_tokens,
+        @model, @deployment, @timestamp, @ts, @day, @month, @input_tokens, @output_tokens, @total_tokens,
         @cache_read_tokens, @cache_write_tokens, @reasoning_tokens, @input_cost, @output_cost, @total_cost,
         @input_cost_nanos, @output_cost_nanos, @total_cost_nanos, @priced, @price_source, @estimated, @cached,
         @latency_ms, @error, @error_message, @run_id, @parent_run_id, @tags, @dimensions, @request_metadata)
        ON CONFLICT (id) DO NOTHING`,
     );
-    this.upsertRollup = this.db.prepare(
-      `INSERT INTO usage_rollup_hourly VALUES (@user_id, @hour, @provider, @model, @agent_name, @operation_type,
-        @requests, @input_tokens, @output_tokens, @total_tokens, @cache_read_tokens, @cache_write_tokens,
-        @reasoning_tokens, @cost_nanos, @errors, @unpriced, @estimated, @cached, @first_seen, @last_seen)
-       ON CONFLICT (user_id, hour, provider, model, agent_name, operation_type) DO UPDATE SET
-        requests = requests + excluded.requests,
-        input_tokens = input_tokens + excluded.input_tokens,
-        output_tokens = output_tokens + excluded.output_tokens,
-        total_tokens = total_tokens + excluded.total_tokens,
-        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-        cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-        reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
-        cost_nanos = cost_nanos + excluded.cost_nanos,
-        errors = errors + excluded.errors,
-        unpriced = unpriced + excluded.unpriced,
-        estimated = estimated + excluded.estimated,
-        cached = cached + excluded.cached,
-        first_seen = min(first_seen, excluded.first_seen),
-        last_seen = max(last_seen, excluded.last_seen)`,
-    );
+    this.upsertHourly = this.db.prepare(upsertSql("usage_rollup_hourly", "hour"));
+    this.upsertDaily = this.db.prepare(upsertSql("usage_rollup_daily", "day"));
     const appendTx = this.db.transaction((records: UsageRecord[]) => {
-      const deltas = new Map<string, RollupDelta>();
+      const hourly = new Map<string, RollupDelta>();
+      const daily = new Map<string, RollupDelta>();
       let inserted = 0;
       for (const record of records) {
         const row = recordToRow(record);
         if (this.insertRecord.run(row).changes === 0) continue;
         inserted++;
-        addToDelta(deltas, row);
+        addToDelta(hourly, row, row.timestamp.slice(0, 13));
+        addToDelta(daily, row, row.day);
       }
-      for (const delta of deltas.values()) this.upsertRollup.run(delta);
+      for (const delta of hourly.values()) this.upsertHourly.run(delta);
+      for (const delta of daily.values()) this.upsertDaily.run(delta);
       return { inserted, duplicates: records.length - inserted };
     });
     // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read locks.
@@ -153,15 +166,15 @@ export class SqliteUsageStore implements UsageStore {
     this.assertOpen();
     const { where, params } = whereClause(filter);
     if (page.after) {
-      where.push("(timestamp < @afterTs OR (timestamp = @afterTs AND id < @afterId))");
-      params.afterTs = page.after.timestamp;
+      where.push("(ts < @afterTs OR (ts = @afterTs AND id < @afterId))");
+      params.afterTs = Date.parse(page.after.timestamp);
       params.afterId = page.after.id;
     }
     params.limit = page.limit;
     const rows = this.db
       .prepare(
         `SELECT * FROM usage_records ${where.length ? "WHERE " + where.join(" AND ") : ""}
-         ORDER BY timestamp DESC, id DESC LIMIT @limit`,
+         ORDER BY ts DESC, id DESC LIMIT @limit`,
       )
       .all(params) as RecordRow[];
     return rows.map(rowToRecord);
@@ -179,45 +192,66 @@ export class SqliteUsageStore implements UsageStore {
 
   async aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
     this.assertOpen();
-    const fromRollups = this.canUseRollups(query);
-    const columns = fromRollups ? ROLLUP_GROUP_COLUMNS : RAW_GROUP_COLUMNS;
+    if (!this.canUseRollups(query)) return this.runAggregate("usage_records", query);
+    if (query.groupBy.includes("hour")) return this.runAggregate("usage_rollup_hourly", query);
+    // Whole UTC days come from the daily rollup, the hours around them from the hourly one.
+    const parts = splitAtDays(query.filter.start, query.filter.end);
+    if (parts.days === null) return this.runAggregate("usage_rollup_hourly", query);
+    const rows = [
+      ...(parts.head ? this.runAggregate("usage_rollup_hourly", withRange(query, parts.head)) : []),
+      ...this.runAggregate("usage_rollup_daily", withRange(query, parts.days)),
+      ...(parts.tail ? this.runAggregate("usage_rollup_hourly", withRange(query, parts.tail)) : []),
+    ];
+    return mergeRows(rows, query.groupBy);
+  }
+
+  private runAggregate(table: AggregateTable, query: AggregateQuery): AggregateRow[] {
+    const source = SOURCES[table];
     const params: Record<string, unknown> = {};
-    const selects: string[] = [];
-    query.groupBy.forEach((key, i) => {
-      selects.push(`${groupExpression(key, columns, params, i)} AS g${i}`);
-    });
-    const { where, params: filterParams } = fromRollups ? rollupWhere(query.filter) : whereClause(query.filter);
+    const selects = query.groupBy.map((key, i) => `${groupExpression(key, source.groups, params, i)} AS g${i}`);
+    const { where, params: filterParams } = source.where(query.filter);
     Object.assign(params, filterParams);
-    const sql = `SELECT ${[...selects, fromRollups ? TOTAL_COLUMNS.rollup : TOTAL_COLUMNS.raw].join(", ")}
-      FROM ${fromRollups ? "usage_rollup_hourly" : "usage_records"}
+    const sql = `SELECT ${[...selects, source.totals].join(", ")} FROM ${table}
       ${where.length ? "WHERE " + where.join(" AND ") : ""}
       ${selects.length ? "GROUP BY " + selects.map((_, i) => `g${i}`).join(", ") : ""}`;
-    const rows = this.db.prepare(sql).all(params) as Array<Record<string, unknown>>;
-    return rows
-      .filter((row) => Number(row.requests) > 0)
-      .map((row) => {
-        const key: Record<string, string | null> = {};
-        query.groupBy.forEach((k, i) => {
-          key[k] = (row[`g${i}`] as string | null) ?? null;
-        });
-        return {
-          key,
-          requests: Number(row.requests),
-          inputTokens: Number(row.inputTokens),
-          outputTokens: Number(row.outputTokens),
-          totalTokens: Number(row.totalTokens),
-          cacheReadTokens: Number(row.cacheReadTokens),
-          cacheWriteTokens: Number(row.cacheWriteTokens),
-          reasoningTokens: Number(row.reasoningTokens),
-          costNanos: Number(row.costNanos),
-          errors: Number(row.errors),
-          unpriced: Number(row.unpriced),
-          estimated: Number(row.estimated),
-          cached: Number(row.cached),
-          firstSeen: (row.firstSeen as string | null) ?? null,
-          lastSeen: (row.lastSeen as string | null) ?? null,
-        };
+    // Arrays, not objects: thousands of rows materialise noticeably faster.
+    const rows = this.statement(sql).raw(true).all(params) as unknown[][];
+    const n = query.groupBy.length;
+    const out: AggregateRow[] = [];
+    for (const row of rows) {
+      if (Number(row[n]) === 0) continue;
+      const key: Record<string, string | null> = {};
+      for (let i = 0; i < n; i++) key[query.groupBy[i]] = (row[i] as string | null) ?? null;
+      out.push({
+        key,
+        requests: Number(row[n]),
+        inputTokens: Number(row[n + 1]),
+        outputTokens: Number(row[n + 2]),
+        totalTokens: Number(row[n + 3]),
+        cacheReadTokens: Number(row[n + 4]),
+        cacheWriteTokens: Number(row[n + 5]),
+        reasoningTokens: Number(row[n + 6]),
+        costNanos: Number(row[n + 7]),
+        errors: Number(row[n + 8]),
+        unpriced: Number(row[n + 9]),
+        estimated: Number(row[n + 10]),
+        cached: Number(row[n + 11]),
+        firstSeen: (row[n + 12] as string | null) ?? null,
+        lastSeen: (row[n + 13] as string | null) ?? null,
       });
+    }
+    return out;
+  }
+
+  /** Prepared statements are cached by SQL text: aggregate shapes repeat. */
+  private statement(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      if (this.statements.size > 200) this.statements.clear();
+      this.statements.set(sql, st);
+    }
+    return st;
   }
 
   /** Rollups answer queries whose range is whole hours and whose keys the rollup keeps. */
@@ -232,38 +266,41 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async updateCosts(updates: CostUpdate[]): Promise<number> {
-    const read = this.db.prepare(
-      `SELECT user_id, hour, provider, model, agent_name, operation_type, total_cost_nanos, priced
-       FROM usage_records WHERE id = ? AND user_id = ?`,
+    this.assertOpen();
+    const read = this.statement(
+      `SELECT user_id, substr(timestamp, 1, 13) AS hour, day, provider, model, agent_name, operation_type,
+         total_cost_nanos, priced FROM usage_records WHERE id = ? AND user_id = ?`,
     );
-    const write = this.db.prepare(
+    const write = this.statement(
       `UPDATE usage_records SET input_cost_nanos = @inputCostNanos, output_cost_nanos = @outputCostNanos,
         total_cost_nanos = @totalCostNanos, input_cost = @inputCostNanos / 1e9, output_cost = @outputCostNanos / 1e9,
         total_cost = @totalCostNanos / 1e9, priced = @priced, price_source = @priceSource
        WHERE id = @id AND user_id = @userId`,
     );
-    const adjust = this.db.prepare(
-      `UPDATE usage_rollup_hourly SET cost_nanos = cost_nanos + @costDelta, unpriced = unpriced + @unpricedDelta
-       WHERE user_id = @user_id AND hour = @hour AND provider = @provider AND model = @model
-         AND agent_name = @agent AND operation_type = @operation_type`,
-    );
+    const adjust = (table: string, bucket: string) =>
+      this.statement(
+        `UPDATE ${table} SET cost_nanos = cost_nanos + @costDelta, unpriced = unpriced + @unpricedDelta
+         WHERE user_id = @user_id AND ${bucket} = @${bucket} AND provider = @provider AND model = @model
+           AND agent_name = @agent AND operation_type = @operation_type`,
+      );
+    const adjustHourly = adjust("usage_rollup_hourly", "hour");
+    const adjustDaily = adjust("usage_rollup_daily", "day");
     const tx = this.db.transaction((list: CostUpdate[]) => {
       let changed = 0;
       for (const u of list) {
         const old = read.get(u.id, u.userId) as
-          | { user_id: string; hour: string; provider: string; model: string; agent_name: string | null;
+          | { user_id: string; hour: string; day: string; provider: string; model: string; agent_name: string | null;
               operation_type: string; total_cost_nanos: number; priced: number }
           | undefined;
         if (!old) continue;
         const priced = u.priced ? 1 : 0;
         if (old.total_cost_nanos === u.totalCostNanos && old.priced === priced) continue;
         write.run({ ...u, priced });
-        adjust.run({
-          ...old,
-          agent: old.agent_name ?? "",
-          costDelta: u.totalCostNanos - old.total_cost_nanos,
-          unpricedDelta: old.priced - priced,
-        });
+        const delta = { ...old, agent: old.agent_name ?? "", costDelta: u.totalCostNanos - old.total_cost_nanos, unpricedDelta: old.priced - priced };
+        const { day: _d, ...hourly } = delta;
+        const { hour: _h, ...daily } = delta;
+        adjustHourly.run(hourly);
+        adjustDaily.run(daily);
         changed++;
       }
       return changed;
@@ -272,22 +309,27 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async prune(before: string, filter: { userId?: string } = {}): Promise<number> {
-    const userClause = filter.userId === undefined ? "" : " AND user_id = @userId";
-    const params = { before, hour: before.slice(0, 13), userId: filter.userId };
+    this.assertOpen();
+    const user = filter.userId === undefined ? "" : " AND user_id = @userId";
+    const params = { beforeTs: Date.parse(before), hour: before.slice(0, 13), day: before.slice(0, 10), userId: filter.userId };
     const tx = this.db.transaction(() => {
-      const removed = this.db.prepare(`DELETE FROM usage_records WHERE timestamp < @before${userClause}`).run(params).changes;
-      this.db.prepare(`DELETE FROM usage_rollup_hourly WHERE hour <= @hour${userClause}`).run(params);
-      // The hour that `before` falls in may keep some records: recompute it from what remains.
-      this.db.prepare(`${REBUILD_SELECT} WHERE hour = @hour${userClause} ${REBUILD_GROUP}`).run(params);
+      const removed = this.db.prepare(`DELETE FROM usage_records WHERE ts < @beforeTs${user}`).run(params).changes;
+      // Rollup buckets wholly before the cut go; the bucket the cut falls in is recomputed from what remains.
+      this.db.prepare(`DELETE FROM usage_rollup_hourly WHERE hour <= @hour${user}`).run(params);
+      this.db.prepare(`${rebuildSql("hourly")} AND substr(timestamp, 1, 13) = @hour${user} ${REBUILD_GROUP.hourly}`).run(params);
+      this.db.prepare(`DELETE FROM usage_rollup_daily WHERE day <= @day${user}`).run(params);
+      this.db.prepare(`${rebuildSql("daily")} AND day = @day${user} ${REBUILD_GROUP.daily}`).run(params);
       return removed;
     });
     return tx.immediate();
   }
 
   async rebuildRollups(): Promise<void> {
+    this.assertOpen();
     this.db.transaction(() => {
-      this.db.exec("DELETE FROM usage_rollup_hourly");
-      this.db.prepare(`${REBUILD_SELECT} ${REBUILD_GROUP}`).run();
+      this.db.exec("DELETE FROM usage_rollup_hourly; DELETE FROM usage_rollup_daily");
+      this.db.prepare(`${rebuildSql("hourly")} ${REBUILD_GROUP.hourly}`).run();
+      this.db.prepare(`${rebuildSql("daily")} ${REBUILD_GROUP.daily}`).run();
     }).immediate();
   }
 
@@ -336,16 +378,43 @@ export class SqliteUsageStore implements UsageStore {
   }
 }
 
-const REBUILD_SELECT = `INSERT INTO usage_rollup_hourly
-  SELECT user_id, hour, provider, model, COALESCE(agent_name, ''), operation_type, COUNT(*), SUM(input_tokens),
+function rebuildSql(kind: "hourly" | "daily"): string {
+  const bucket = kind === "hourly" ? "substr(timestamp, 1, 13)" : "day";
+  return `INSERT INTO usage_rollup_${kind}
+  SELECT user_id, ${bucket}, provider, model, COALESCE(agent_name, ''), operation_type, COUNT(*), SUM(input_tokens),
     SUM(output_tokens), SUM(total_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(reasoning_tokens),
     SUM(total_cost_nanos), SUM(error), SUM(1 - priced), SUM(estimated), SUM(cached), MIN(timestamp), MAX(timestamp)
-  FROM usage_records`;
-const REBUILD_GROUP = "GROUP BY user_id, hour, provider, model, COALESCE(agent_name, ''), operation_type";
+  FROM usage_records WHERE 1 = 1`;
+}
+const REBUILD_GROUP = {
+  hourly: "GROUP BY user_id, substr(timestamp, 1, 13), provider, model, COALESCE(agent_name, ''), operation_type",
+  daily: "GROUP BY user_id, day, provider, model, COALESCE(agent_name, ''), operation_type",
+};
+
+function upsertSql(table: string, bucket: string): string {
+  return `INSERT INTO ${table} VALUES (@user_id, @bucket, @provider, @model, @agent_name, @operation_type,
+    @requests, @input_tokens, @output_tokens, @total_tokens, @cache_read_tokens, @cache_write_tokens,
+    @reasoning_tokens, @cost_nanos, @errors, @unpriced, @estimated, @cached, @first_seen, @last_seen)
+   ON CONFLICT (user_id, ${bucket}, provider, model, agent_name, operation_type) DO UPDATE SET
+    requests = requests + excluded.requests,
+    input_tokens = input_tokens + excluded.input_tokens,
+    output_tokens = output_tokens + excluded.output_tokens,
+    total_tokens = total_tokens + excluded.total_tokens,
+    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+    reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+    cost_nanos = cost_nanos + excluded.cost_nanos,
+    errors = errors + excluded.errors,
+    unpriced = unpriced + excluded.unpriced,
+    estimated = estimated + excluded.estimated,
+    cached = cached + excluded.cached,
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen)`;
+}
 
 interface RollupDelta {
   user_id: string;
-  hour: string;
+  bucket: string;
   provider: string;
   model: string;
   agent_name: string;
@@ -367,14 +436,14 @@ interface RollupDelta {
 }
 
 /** Sums a batch's new records per rollup key in memory, so each key is upserted once per batch. */
-function addToDelta(deltas: Map<string, RollupDelta>, row: RecordRow): void {
+function addToDelta(deltas: Map<string, RollupDelta>, row: RecordRow, bucket: string): void {
   const agent = row.agent_name ?? "";
-  const mapKey = `${row.user_id}\u0000${row.hour}\u0000${row.provider}\u0000${row.model}\u0000${agent}\u0000${row.operation_type}`;
+  const mapKey = `${row.user_id}\u0000${bucket}\u0000${row.provider}\u0000${row.model}\u0000${agent}\u0000${row.operation_type}`;
   let d = deltas.get(mapKey);
   if (!d) {
     d = {
       user_id: row.user_id,
-      hour: row.hour,
+      bucket,
       provider: row.provider,
       model: row.model,
       agent_name: agent,
@@ -441,26 +510,53 @@ function whereClause(filter: RecordFilter): { where: string[]; params: Record<st
   eq("provider", "provider", filter.provider);
   eq("model", "model", filter.model);
   eq("agent_name", "agentName", filter.agentName);
-  if (filter.start !== undefined) {
-    where.push("timestamp >= @start");
-    params.start = filter.start;
-  }
-  if (filter.end !== undefined) {
-    where.push("timestamp < @end");
-    params.end = filter.end;
-  }
+  if (filter.start !== undefined) (where.push("ts >= @startTs"), (params.startTs = Date.parse(filter.start)));
+  if (filter.end !== undefined) (where.push("ts < @endTs"), (params.endTs = Date.parse(filter.end)));
   return { where, params };
 }
 
-function rollupWhere(filter: RecordFilter): { where: string[]; params: Record<string, unknown> } {
+function rollupWhere(
+  filter: RecordFilter,
+  bucket: "hour" | "day",
+  toBucket: (iso: string) => string,
+): { where: string[]; params: Record<string, unknown> } {
   const where: string[] = [];
   const params: Record<string, unknown> = {};
   if (filter.userId !== undefined) (where.push("user_id = @userId"), (params.userId = filter.userId));
   if (filter.provider !== undefined) (where.push("provider = @provider"), (params.provider = filter.provider));
   if (filter.model !== undefined) (where.push("model = @model"), (params.model = filter.model));
   if (filter.agentName !== undefined) (where.push("agent_name = @agentName"), (params.agentName = filter.agentName));
-  if (filter.start !== undefined) (where.push("hour >= @startHour"), (params.startHour = filter.start.slice(0, 13)));
-  if (filter.end !== undefined) (where.push("hour < @endHour"), (params.endHour = filter.end.slice(0, 13)));
+  if (filter.start !== undefined) (where.push(`${bucket} >= @startBucket`), (params.startBucket = toBucket(filter.start)));
+  if (filter.end !== undefined) (where.push(`${bucket} < @endBucket`), (params.endBucket = toBucket(filter.end)));
   return { where, params };
 }
 
+/** Splits an hour-aligned range at UTC midnights; `days` is null when no whole day fits. */
+function splitAtDays(start: string | undefined, end: string | undefined) {
+  const s = start === undefined ? undefined : Date.parse(start);
+  const e = end === undefined ? undefined : Date.parse(end);
+  const firstDay = s === undefined ? undefined : Math.ceil(s / DAY_MS) * DAY_MS;
+  const lastDay = e === undefined ? undefined : Math.floor(e / DAY_MS) * DAY_MS;
+  if (firstDay !== undefined && lastDay !== undefined && firstDay >= lastDay) return { head: null, days: null, tail: null };
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    head: s !== undefined && firstDay! > s ? { start: iso(s), end: iso(firstDay!) } : null,
+    days: { start: firstDay === undefined ? undefined : iso(firstDay), end: lastDay === undefined ? undefined : iso(lastDay) },
+    tail: e !== undefined && lastDay! < e ? { start: iso(lastDay!), end: iso(e) } : null,
+  };
+}
+
+function withRange(query: AggregateQuery, range: { start?: string; end?: string }): AggregateQuery {
+  return { ...query, filter: { ...query.filter, start: range.start, end: range.end } };
+}
+
+export function mergeRows(rows: AggregateRow[], groupBy: GroupKey[]): AggregateRow[] {
+  const merged = new Map<string, AggregateRow>();
+  for (const row of rows) {
+    const k = JSON.stringify(groupBy.map((g) => row.key[g]));
+    const existing = merged.get(k);
+    if (existing) addTotals(existing, row);
+    else merged.set(k, { ...row, key: { ...row.key } });
+  }
+  return [...merged.values()];
+}
