@@ -1,10 +1,14 @@
 /**
  * The writer between the handler and the store. `enqueue` is synchronous and does
  * no I/O, so the agent never waits for storage. A background loop writes batches;
- * a failed write keeps its records buffered and is retried with exponential backoff
- * and jitter. When the buffer passes `maxBufferedRecords` the overflow goes to the
- * spill journal (bounded memory), replayed once the store accepts writes again.
+ * a failed write puts its records back and is retried with exponential backoff and
+ * jitter. While the store is failing, whatever exceeds `maxBufferedRecords` goes to
+ * the spill journal (bounded memory), replayed once the store accepts writes again.
  * Nothing is dropped silently: every failure reaches the logger.
+ *
+ * Records leave the buffer only by being taken out of it (`splice`) before an await,
+ * and go back to its front if that await fails, so a write and a spill can never
+ * remove the same records twice.
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,17 +31,17 @@ export interface RecordSink {
   enqueue(record: UsageRecord): void;
   /**
    * Optional: accept a record to be built in the background. The handler uses it when
-   * present, so extraction, pricing and validation cost the agent nothing.
+   * present, so pricing, validation and record building cost the agent nothing.
    */
   enqueueDeferred?(build: DeferredRecord): void;
 }
 
 export interface WriterOptions {
-  /** Records per store write. @default 200 */
+  /** Records per store write. @default 500 */
   batchSize?: number;
   /** How long a lone record may wait for companions before it is written. @default 200 */
   flushIntervalMs?: number;
-  /** Records kept in memory while the store is failing before spilling. @default 10000 */
+  /** Records kept in memory while the store is failing; the rest is spilled. @default 10000 */
   maxBufferedRecords?: number;
   /** Folder of the spill journal. @default `<tmpdir>/langchain-token-tracking/spill` */
   spillDir?: string;
@@ -55,32 +59,40 @@ export interface WriterStats {
   written: number;
   duplicates: number;
   failedAttempts: number;
-  buffered: number;
   spilled: number;
   replayed: number;
   /** Calls whose record could not be built (reported to the logger, never stored corrupt). */
   rejected: number;
 }
 
+type Entry = UsageRecord | DeferredRecord;
+
 export class BufferedWriter implements RecordSink {
-  private buffer: Array<UsageRecord | DeferredRecord> = [];
+  private buffer: Entry[] = [];
+  /** Records taken out for a store write or a spill that has not finished yet. */
+  private inFlight = 0;
   private readonly journal: SpillJournal;
   private readonly opts: Required<Omit<WriterOptions, "onWritten" | "logger" | "spillDir">>;
   private readonly logger: Logger;
   private timer: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
   private retryDelay: number;
+  /** True until a replay found the journal folder empty; set again by every spill. */
   private journalMayHaveRecords = true;
+  /** The last store write failed: new records beyond the bound are spilled. */
+  private failing = false;
+  /** Ends the current backoff early (the buffer passed its bound, or a flush asks). */
+  private wake: (() => void) | null = null;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
-  readonly stats: WriterStats = { enqueued: 0, written: 0, duplicates: 0, failedAttempts: 0, buffered: 0, spilled: 0, replayed: 0, rejected: 0 };
+  readonly stats: WriterStats = { enqueued: 0, written: 0, duplicates: 0, failedAttempts: 0, spilled: 0, replayed: 0, rejected: 0 };
 
   constructor(
     private readonly store: UsageStore,
     private readonly options: WriterOptions = {},
   ) {
     this.opts = {
-      batchSize: options.batchSize ?? 200,
+      batchSize: options.batchSize ?? 500,
       flushIntervalMs: options.flushIntervalMs ?? 200,
       maxBufferedRecords: options.maxBufferedRecords ?? 10_000,
       retryDelayMs: options.retryDelayMs ?? 100,
@@ -99,35 +111,45 @@ export class BufferedWriter implements RecordSink {
     this.push(build);
   }
 
-  private push(entry: UsageRecord | DeferredRecord): void {
+  private push(entry: Entry): void {
     if (this.closed) throw new ClosedError("the usage writer");
     this.buffer.push(entry);
     this.stats.enqueued++;
+    if (this.failing) {
+      if (this.buffer.length > this.opts.maxBufferedRecords) this.wake?.();
+      return; // the drain loop is retrying and will take these along
+    }
     if (this.buffer.length >= this.opts.batchSize) this.schedule(0);
     else this.schedule(this.opts.flushIntervalMs);
   }
 
-  /** Records in memory or in the journal that are not yet durable in the store. */
+  /** Records in memory, in flight, or in this process's journal: not yet durable in the store. */
   get pending(): number {
-    return this.buffer.length + this.journal.pending;
+    return this.buffer.length + this.inFlight + this.journal.pending;
   }
 
   /**
-   * Resolves when everything enqueued so far is durable in the store. With a
-   * timeout, rejects with a StoreError saying how many records are still kept
-   * (they stay buffered or journaled and are written later, never dropped).
+   * Resolves when everything enqueued so far (and any journal left by a process that
+   * died) is durable in the store. With a timeout, rejects with a StoreError saying how
+   * many records are still kept: they stay buffered or journaled and are written later.
    */
   async flush(options: { timeoutMs?: number } = {}): Promise<void> {
-    if (this.pending === 0 && !this.draining) return;
-    const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.pending === 0 && !this.draining && !this.journalMayHaveRecords) return;
+    let waiter!: () => void;
+    const idle = new Promise<void>((resolve) => {
+      waiter = resolve;
+      this.idleWaiters.push(resolve);
+    });
     this.schedule(0);
+    this.wake?.();
     if (options.timeoutMs === undefined) return idle;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreError(`flush timed out with ${this.pending} records not yet stored (still kept for retry)`)),
-        options.timeoutMs,
-      );
+      timer = setTimeout(() => {
+        // A caller that stopped waiting must not keep the writer probing the journal.
+        this.idleWaiters = this.idleWaiters.filter((w) => w !== waiter);
+        reject(new StoreError(`flush timed out with ${this.pending} records not yet stored (still kept for retry)`));
+      }, options.timeoutMs);
     });
     try {
       await Promise.race([idle, timeout]);
@@ -144,6 +166,27 @@ export class BufferedWriter implements RecordSink {
       this.closed = true;
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
+    }
+  }
+
+  /**
+   * Writes everything still in memory to the journal, synchronously, for a process
+   * that is about to exit without its store (graceful shutdown past its deadline).
+   * The next process replays it. Returns how many records were saved this way.
+   */
+  spillAll(): number {
+    const entries = this.buffer;
+    this.buffer = [];
+    const records = this.build(entries);
+    try {
+      this.journal.appendSync(records);
+      this.stats.spilled += records.length;
+      this.journalMayHaveRecords = true;
+      return records.length;
+    } catch (error) {
+      this.buffer = [...records, ...this.buffer];
+      this.logger.error(`cannot save ${records.length} records to the journal: ${(error as Error).message}`);
+      return 0;
     }
   }
 
@@ -166,37 +209,49 @@ export class BufferedWriter implements RecordSink {
   }
 
   private notifyIdle(): void {
-    if (this.pending > 0) return;
+    if (this.pending > 0 || this.journalMayHaveRecords) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
 
   private async drain(): Promise<void> {
-    while (this.buffer.length > 0 || this.journalMayHaveRecords) {
+    // The journal is replayed only once the store takes writes (or when nothing is buffered).
+    while (this.buffer.length > 0 || (this.journalMayHaveRecords && (!this.failing || this.idleWaiters.length > 0))) {
       try {
-        if (this.journalMayHaveRecords) {
-          const replayed = await this.journal.replay((batch) => this.write(batch), this.opts.batchSize);
-          this.stats.replayed += replayed;
+        if (this.buffer.length > 0) {
+          await this.writeBatch();
+        } else {
+          this.stats.replayed += await this.journal.replay((batch) => this.write(batch), this.opts.batchSize);
           this.journalMayHaveRecords = false;
         }
-        if (this.buffer.length === 0) break;
-        const batch = this.materialize(this.opts.batchSize);
-        if (batch.length === 0) continue;
-        await this.write(batch);
-        this.buffer.splice(0, batch.length);
+        this.failing = false;
         this.retryDelay = this.opts.retryDelayMs;
       } catch (error) {
+        this.failing = true;
         this.stats.failedAttempts++;
         this.logger.warn(
           `token usage write failed (${this.pending} records kept, retry in ${this.retryDelay} ms): ${(error as Error).message}`,
         );
-        await this.spillOverflow();
-        await sleep(this.retryDelay * (0.5 + Math.random() / 2), this.closed);
+        await this.backoff(this.retryDelay * (0.5 + Math.random() / 2));
         this.retryDelay = Math.min(this.retryDelay * 2, this.opts.maxRetryDelayMs);
+        if (this.closed && this.idleWaiters.length === 0) return;
       }
     }
-    this.stats.buffered = this.buffer.length;
+  }
+
+  private async writeBatch(): Promise<void> {
+    const batch = this.take(this.opts.batchSize);
+    if (batch.length === 0) return;
+    this.inFlight += batch.length;
+    try {
+      await this.write(batch);
+    } catch (error) {
+      this.buffer.unshift(...batch);
+      throw error;
+    } finally {
+      this.inFlight -= batch.length;
+    }
   }
 
   private async write(batch: UsageRecord[]): Promise<void> {
@@ -210,45 +265,70 @@ export class BufferedWriter implements RecordSink {
     }
   }
 
-  /**
-   * Builds the deferred records among the first `count` entries, in place, and returns
-   * those entries. A record that cannot be built (corrupt input) is reported and removed:
-   * it could never be stored correctly.
-   */
-  private materialize(count: number): UsageRecord[] {
-    let i = 0;
-    while (i < Math.min(count, this.buffer.length)) {
-      const entry = this.buffer[i];
-      if (typeof entry !== "function") {
-        i++;
-        continue;
-      }
-      let record: UsageRecord | null = null;
-      try {
-        record = entry();
-      } catch (error) {
-        this.stats.rejected++;
-        this.logger.warn(`a model call could not be recorded: ${(error as Error).message}`);
-      }
-      if (record) this.buffer[i++] = record;
-      else this.buffer.splice(i, 1);
+  /** Waits out a retry delay, spilling whatever passes the memory bound meanwhile. */
+  private async backoff(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    for (;;) {
+      await this.spillOverflow();
+      const left = until - Date.now();
+      if (left <= 0 || (this.idleWaiters.length > 0 && this.buffer.length === 0)) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        // After `close()` gave up waiting, retries go on but no longer hold the process open.
+        if (this.closed) timer.unref();
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+      if (this.idleWaiters.length > 0 && this.buffer.length <= this.opts.maxBufferedRecords) return;
     }
-    return this.buffer.slice(0, i) as UsageRecord[];
   }
 
   /** Moves what exceeds the memory bound to the journal, oldest first. */
   private async spillOverflow(): Promise<void> {
     const excess = this.buffer.length - this.opts.maxBufferedRecords;
     if (excess <= 0) return;
-    const overflow = this.materialize(excess);
+    const overflow = this.take(excess);
+    this.inFlight += overflow.length;
     try {
       await this.journal.append(overflow);
-      this.buffer.splice(0, overflow.length);
       this.stats.spilled += overflow.length;
       this.journalMayHaveRecords = true;
     } catch (error) {
+      this.buffer.unshift(...overflow);
       this.logger.error(`cannot spill ${overflow.length} records to the journal; keeping them in memory: ${(error as Error).message}`);
+    } finally {
+      this.inFlight -= overflow.length;
     }
+  }
+
+  /** Takes up to `count` entries off the front of the buffer, built into records. */
+  private take(count: number): UsageRecord[] {
+    return this.build(this.buffer.splice(0, count));
+  }
+
+  /**
+   * Builds deferred records. One that cannot be built (corrupt input) is reported and
+   * left out: it could never be stored correctly.
+   */
+  private build(entries: Entry[]): UsageRecord[] {
+    const out: UsageRecord[] = [];
+    for (const entry of entries) {
+      if (typeof entry !== "function") {
+        out.push(entry);
+        continue;
+      }
+      try {
+        const record = entry();
+        if (record) out.push(record);
+      } catch (error) {
+        this.stats.rejected++;
+        this.logger.warn(`a model call could not be recorded: ${(error as Error).message}`);
+      }
+    }
+    return out;
   }
 }
 
@@ -256,11 +336,3 @@ const consoleLogger: Logger = {
   warn: (m) => console.warn(`[token-tracking] ${m}`),
   error: (m) => console.error(`[token-tracking] ${m}`),
 };
-
-/** After `close()` gave up waiting, retries go on but no longer hold the process open. */
-function sleep(ms: number, unref: boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    if (unref) timer.unref();
-  });
-}

@@ -5,8 +5,10 @@
  * of processes that are gone, claiming each by an atomic rename before reading it.
  * Replays are safe to repeat because stores are idempotent by record id.
  */
-import { appendFile, mkdir, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { appendFileSync, createReadStream, mkdirSync } from "node:fs";
+import { appendFile, mkdir, readdir, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import type { UsageRecord } from "../record/types.js";
 
 const PREFIX = "spill-";
@@ -31,6 +33,14 @@ export class SpillJournal {
     this.spilled += records.length;
   }
 
+  /** The synchronous variant, for a process that is about to exit. */
+  appendSync(records: UsageRecord[]): void {
+    if (records.length === 0) return;
+    mkdirSync(this.dir, { recursive: true });
+    appendFileSync(this.file, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    this.spilled += records.length;
+  }
+
   /**
    * Hands every replayable file's records to `write`, batch by batch; a file is
    * deleted only after all its records were written. Returns how many were replayed.
@@ -45,35 +55,46 @@ export class SpillJournal {
     let replayed = 0;
     for (const name of names) {
       const path = join(this.dir, name);
-      const own = path === this.file;
+      const own = pidOf(name) === process.pid;
       // A file another process was replaying when it died is taken over like a spill file.
       const replayer = /\.replaying-(\d+)$/.exec(name);
-      if (replayer ? isAlive(Number(replayer[1])) : !own && isAlive(pidOf(name))) continue;
+      if (replayer ? Number(replayer[1]) === process.pid || isAlive(Number(replayer[1])) : !own && isAlive(pidOf(name))) continue;
       const claimed = `${path.replace(/\.replaying-\d+$/, "")}.replaying-${process.pid}`;
       try {
         await rename(path, claimed);
       } catch {
         continue; // another process claimed it first
       }
-      const lines = (await readFile(claimed, "utf8")).split("\n").filter((l) => l.trim() !== "");
-      const records: UsageRecord[] = [];
-      for (const line of lines) {
-        try {
-          records.push(JSON.parse(line) as UsageRecord);
-        } catch {
-          // A torn last line from a crash mid-write: the record was never acknowledged.
-        }
-      }
+      // Streamed line by line: a journal can hold far more than the memory bound.
+      let count = 0;
       try {
-        for (let i = 0; i < records.length; i += batchSize) await write(records.slice(i, i + batchSize));
+        let batch: UsageRecord[] = [];
+        const lines = createInterface({ input: createReadStream(claimed, "utf8"), crlfDelay: Infinity });
+        for await (const line of lines) {
+          if (line.trim() === "") continue;
+          try {
+            batch.push(JSON.parse(line) as UsageRecord);
+          } catch {
+            continue; // a torn last line from a crash mid-write: that record was never acknowledged
+          }
+          if (batch.length >= batchSize) {
+            await write(batch);
+            count += batch.length;
+            batch = [];
+          }
+        }
+        if (batch.length > 0) await write(batch);
+        count += batch.length;
       } catch (error) {
-        // Give it back under its spill name for the next attempt.
-        await rename(claimed, claimed.replace(/\.replaying-\d+$/, "")).catch(() => undefined);
+        // Give it back, under a fresh name of this process, for the next attempt (replaying again
+        // is idempotent); never under its old name, which a new spill may be using by now.
+        const back = join(this.dir, `${PREFIX}${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}.jsonl`);
+        await rename(claimed, back).catch(() => undefined);
         throw error;
       }
       await unlink(claimed);
-      replayed += records.length;
-      if (own) this.spilled = 0;
+      replayed += count;
+      if (own) this.spilled = Math.max(0, this.spilled - count);
     }
     return replayed;
   }
