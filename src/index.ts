@@ -45,5 +45,6 @@ export { SqliteUsageStore, type SqliteUsageStoreOptions } from "./stores/sqlite/
 export { CosmosUsageStore, type CosmosUsageStoreOptions } from "./stores/cosmos/index.js";
 
 export * from "./budget/index.js";
+export * from "./lifecycle/index.js";
 
 export { BufferedWriter, type Logger, type RecordSink, type WriterOptions, type WriterStats } from "./writer/index.js";

@@ -99,7 +99,8 @@ export function resolveDimensions(
   const out: Record<string, string> = { ...defaults };
   const fromMetadata = metadata?.dimensions;
   if (fromMetadata && typeof fromMetadata === "object" && !Array.isArray(fromMetadata)) {
-    for (const [k, v] of Object.entries(fromMetadata)) if (typeof v === "string") out[k] = v;
+    // Names that could not be stored are left out rather than losing the call.
+    for (const [k, v] of Object.entries(fromMetadata)) if (typeof v === "string" && DIMENSION_NAME.test(k)) out[k] = v;
   }
   for (const key of ["tenant", "tenant_id", "department", "feature"]) {
     const v = stringField(metadata, key);
@@ -108,9 +109,24 @@ export function resolveDimensions(
   return out;
 }
 
+/** Longer attribution values are cut: a call is never lost over an odd id. */
+export const MAX_ATTRIBUTION_LENGTH = 1024;
+const DIMENSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
 function stringField(o: Record<string, unknown> | undefined, key: string): string | undefined {
   const v = o?.[key];
-  if (typeof v === "string" && v !== "") return v;
+  if (typeof v === "string" && v !== "") return clip(v);
   if (typeof v === "number" && Number.isFinite(v)) return String(v);
   return undefined;
+}
+
+export function clip(value: string): string;
+export function clip(value: string | undefined): string | undefined;
+export function clip(value: string | undefined): string | undefined {
+  return value !== undefined && value.length > MAX_ATTRIBUTION_LENGTH ? value.slice(0, MAX_ATTRIBUTION_LENGTH) : value;
+}
+
+/** Tags as LangChain should pass them: strings only. */
+export function cleanTags(tags: unknown): string[] {
+  return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === "string") : [];
 }

@@ -18,6 +18,8 @@ import type { Pricer } from "../pricing/types.js";
 import type { Logger, RecordSink } from "../writer/buffered-writer.js";
 import {
   chainAgentName,
+  cleanTags,
+  clip,
   resolveAgentName,
   resolveDimensions,
   resolveThreadId,
@@ -56,6 +58,8 @@ interface ModelRun {
 /** Metadata keys that are attribution or LangChain plumbing, not the application's own. */
 const PLUMBING_KEY =
   /^(ls_|langgraph_|checkpoint_|__pregel|lc_)|^(versions|user_id|userId|thread_id|threadId|conversation_id|session_id|dimensions|tenant|tenant_id|department|feature)$/;
+
+const RECORD_ID = /^[^/\\?#]{1,255}$/;
 
 /** A model call running longer than this is taken as abandoned. */
 const ABANDONED_RUN_MS = 60 * 60 * 1000;
@@ -287,16 +291,17 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
     return buildRecord(
       {
         ...usage,
-        id: runId,
-        runId,
-        parentRunId: run.parentRunId,
+        // LangChain's run ids are UUIDs; anything else still gets recorded, under an id of ours.
+        id: RECORD_ID.test(runId) ? runId : undefined,
+        runId: clip(runId),
+        parentRunId: clip(run.parentRunId),
         userId: resolveUserId(run.metadata, this.options),
         threadId: resolveThreadId(run.metadata, this.options),
-        agentName: run.agentName,
+        agentName: clip(run.agentName),
         operation: run.operation,
         timestamp: run.startedAtEpochMs,
         latencyMs: run.latencyMs,
-        tags: run.tags,
+        tags: cleanTags(run.tags),
         dimensions: resolveDimensions(run.metadata, this.options.dimensions),
       },
       this.options.pricer,

@@ -16,7 +16,7 @@ export interface ShutdownTarget {
   /** Flushes (rejecting after `timeoutMs`) and releases the store. */
   close(options?: { timeoutMs?: number }): Promise<void>;
   /** Present on the monitor; read to report what could not be stored in time. */
-  readonly writer?: { readonly pending: number };
+  readonly writer?: { readonly pending: number; spillAll?(): number };
 }
 
 export interface GracefulShutdownOptions {
@@ -66,7 +66,7 @@ export function installGracefulShutdown(
     void shutdownMonitors(targets, signal, timeoutMs).then((outcome) => {
       for (const error of outcome.errors) safeLog(logger, "error", `shutdown on ${signal}: ${error.message}`);
       if (outcome.unstored > 0) {
-        safeLog(logger, "error", `shutdown on ${signal}: ${outcome.unstored} usage records were not stored within ${timeoutMs} ms`);
+        safeLog(logger, "error", `shutdown on ${signal}: ${outcome.unstored} usage records were not stored within ${timeoutMs} ms (kept in the spill journal for the next start)`);
       }
       uninstall();
       try {
@@ -99,6 +99,14 @@ export async function shutdownMonitors(targets: ShutdownTarget[], signal: NodeJS
   const finished = await Promise.race([closing.then(() => "done" as const), deadline]);
   clearTimeout(timer);
   if (finished === "timeout") errors.push(new Error(`closing the usage monitors took longer than ${timeoutMs} ms`));
+  // What the store did not take in time goes to the spill journal: the next start replays it.
+  for (const t of targets) {
+    try {
+      t.writer?.spillAll?.();
+    } catch (error) {
+      errors.push(asError(error));
+    }
+  }
   let unstored = 0;
   for (const t of targets) unstored += readPending(t);
   return { signal, unstored, errors };

@@ -20,12 +20,18 @@ export function sanitizeMetadata(input: unknown): Record<string, unknown> {
     if (typeof out !== "object" || out === null || Array.isArray(out)) return {};
     const result = out as Record<string, unknown>;
     if (Buffer.byteLength(JSON.stringify(result)) <= METADATA_LIMITS.bytes) return result;
-    const keys = Object.keys(result);
-    while (keys.length > 0 && Buffer.byteLength(JSON.stringify(result)) > METADATA_LIMITS.bytes - 20) {
-      delete result[keys.pop()!];
+    // Each entry's size is measured once; entries are kept in order while they fit.
+    const budget = METADATA_LIMITS.bytes - Buffer.byteLength(',"_truncated":true}');
+    const kept: Record<string, unknown> = {};
+    let size = 1; // "{"
+    for (const [key, value] of Object.entries(result)) {
+      const entry = Buffer.byteLength(JSON.stringify(key) + ":" + JSON.stringify(value)) + 1;
+      if (size + entry > budget) break;
+      kept[key] = value;
+      size += entry;
     }
-    result._truncated = true;
-    return result;
+    kept._truncated = true;
+    return kept;
   } catch {
     return { _truncated: true };
   }

@@ -29,7 +29,7 @@ import { recordToRow, rowToRecord, type RecordRow } from "./rows.js";
 export interface SqliteUsageStoreOptions {
   /** Database file, or `:memory:`. */
   path: string;
-  /** How long a writer waits for another process's lock before failing. @default 5000 */
+  /** How long a write waits for another process's lock before failing (the writer then retries). @default 100 */
   busyTimeoutMs?: number;
 }
 
@@ -103,7 +103,8 @@ export class SqliteUsageStore implements UsageStore {
     } catch (cause) {
       throw new StoreError(`cannot open SQLite database at ${options.path}`, { cause });
     }
-    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    // Short: a wait blocks the event loop, and the writer retries a busy store by itself.
+    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 100}`);
     if (options.path !== ":memory:") this.db.pragma("journal_mode = WAL");
     // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the last commits.
     this.db.pragma("synchronous = NORMAL");
