@@ -36,8 +36,19 @@ export function resolveRange(input: RangeInput = {}, now: Date = new Date()): Re
   return { start: start.toISOString(), end: end.toISOString() };
 }
 
+/** ISO 8601 dates and date-times only: `Date.parse` alone accepts far too much. */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** A date-time without an offset is UTC (JavaScript would read it as the machine's local time). */
+function parseIso(text: string): Date {
+  if (!ISO_DATE.test(text)) return new Date(NaN);
+  const hasTime = text.length > 10;
+  const hasZone = /(?:Z|[+-]\d{2}:?\d{2})$/.test(text.slice(10));
+  return new Date(hasTime && !hasZone ? `${text.replace(" ", "T")}Z` : text);
+}
+
 function toDate(value: Date | string, field: string): Date {
-  const date = value instanceof Date ? value : typeof value === "string" ? new Date(value) : new Date(NaN);
+  const date = value instanceof Date ? value : typeof value === "string" ? parseIso(value.trim()) : new Date(NaN);
   if (Number.isNaN(date.getTime())) {
     throw new ValidationError(field, `must be a Date or an ISO 8601 date string, got ${JSON.stringify(value)}`);
   }
