@@ -36,6 +36,7 @@ export {
   type GroupedUsage,
 } from "./query/usage-queries.js";
 export type { TokenUsageStats, TrendPoint } from "./query/stats.js";
+export * from "./query/recommendations.js";
 export type { RangeInput } from "./query/range.js";
 export type { Granularity } from "./query/time-buckets.js";
 

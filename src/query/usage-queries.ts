@@ -5,6 +5,7 @@
  * edges from raw records.
  */
 import { ValidationError } from "../errors.js";
+import type { Pricer } from "../pricing/types.js";
 import type { UsageRecord } from "../record/types.js";
 import {
   addTotals,
@@ -16,6 +17,7 @@ import {
   type UsageTotals,
 } from "../stores/types.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
+import { computeRecommendations, type Recommendation } from "./recommendations.js";
 import { resolveRange, splitAtHours, type RangeInput, type ResolvedRange } from "./range.js";
 import { statsFromRows, totalsToStats, NO_AGENT, type TokenUsageStats, type TotalsView } from "./stats.js";
 import { assertTimeZone, type Granularity } from "./time-buckets.js";
@@ -137,6 +139,12 @@ export class UsageQueries {
     const range = resolveRange(options);
     const timeZone = assertTimeZone(options.timeZone ?? "UTC");
     return statsFromRows([], range, timeZone, granularity, await this.trendRows(filter, range, timeZone)).costTrend;
+  }
+
+  /** Cost-saving suggestions from the range's usage, most money at stake first (see `recommendations.ts`). */
+  async getRecommendations(options: QueryOptions & { userId?: string } = {}): Promise<Recommendation[]> {
+    // The monitor subclass carries a pricer with the user's overrides: re-price with it when present.
+    return computeRecommendations(this, { ...options, pricer: (this as { pricer?: Pricer }).pricer });
   }
 
   /** Raw records, newest first, with keyset paging that survives concurrent writes. */
