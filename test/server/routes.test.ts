@@ -223,10 +223,22 @@ describe("validation errors are 400 JSON naming the field", () => {
 });
 
 describe("recommendations", () => {
+  it("answers with the service's recommendations", async () => {
+    const res = await get("/token-usage/recommendations?days=30");
+    expect(res.statusCode).toBe(200);
+    expect(Array.isArray(res.json())).toBe(true);
+  });
+
   it("is 501 with a clear message when the monitor has none", async () => {
-    const res = await get("/token-usage/recommendations");
-    expect(res.statusCode).toBe(501);
-    expect(res.json()).toEqual({ error: "NotImplemented", message: expect.stringContaining("recommendations") });
+    const monitor = Object.assign(Object.create(seeded.monitor), { getRecommendations: undefined });
+    const without = await app(seeded, { monitor });
+    try {
+      const res = await without.inject({ url: "/token-usage/recommendations", headers: { "x-api-key": ADMIN_KEY } });
+      expect(res.statusCode).toBe(501);
+      expect(res.json()).toEqual({ error: "NotImplemented", message: expect.stringContaining("recommendations") });
+    } finally {
+      await without.close();
+    }
   });
 
   it("forwards the range and the caller's user when the monitor has them", async () => {

@@ -69,3 +69,54 @@ export function rowToRecord(row: RecordRow): UsageRecord {
     request_metadata: JSON.parse(row.request_metadata),
   });
 }
+
+/**
+ * The insert's values, in column order, built in one pass: this runs for every record
+ * written, and going through the snake_case object first costs several microseconds.
+ */
+export function recordToValues(r: UsageRecord): unknown[] {
+  const t = r.timestamp;
+  return [
+    r.id,
+    r.userId,
+    r.threadId,
+    r.agentName,
+    r.operationType,
+    r.provider,
+    r.model,
+    r.deployment,
+    t,
+    Date.parse(t),
+    t.slice(0, 10),
+    t.slice(0, 7),
+    r.inputTokens,
+    r.outputTokens,
+    r.totalTokens,
+    r.cacheReadTokens,
+    r.cacheWriteTokens,
+    r.reasoningTokens,
+    r.inputCost,
+    r.outputCost,
+    r.totalCost,
+    r.inputCostNanos,
+    r.outputCostNanos,
+    r.totalCostNanos,
+    r.priced ? 1 : 0,
+    r.priceSource,
+    r.estimated ? 1 : 0,
+    r.cached ? 1 : 0,
+    r.latencyMs,
+    r.error ? 1 : 0,
+    r.errorMessage,
+    r.runId,
+    r.parentRunId,
+    r.tags.length === 0 ? "[]" : JSON.stringify(r.tags),
+    isEmpty(r.dimensions) ? "{}" : JSON.stringify(r.dimensions),
+    isEmpty(r.requestMetadata) ? "{}" : JSON.stringify(r.requestMetadata),
+  ];
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}

@@ -2,8 +2,8 @@
  * The embedded default store: one SQLite file (better-sqlite3, WAL).
  *
  * Every batch is one IMMEDIATE transaction that inserts the records (idempotent by
- * id) and adds the newly inserted ones to the hourly rollups, so rollups and records
- * can never disagree, even with several processes writing the same file.
+ * id) and adds the newly inserted ones to the hourly and daily rollups, so rollups
+ * and records can never disagree, even with several processes writing the same file.
  * better-sqlite3 is synchronous: the writer calls `append` off the agent's path.
  */
 import Database from "better-sqlite3";
@@ -24,7 +24,7 @@ import type {
 } from "../types.js";
 import { addTotals } from "../types.js";
 import { MIGRATIONS, TOTAL_COLUMNS } from "./schema.js";
-import { recordToRow, rowToRecord, type RecordRow } from "./rows.js";
+import { recordToValues, rowToRecord, type RecordRow } from "./rows.js";
 
 export interface SqliteUsageStoreOptions {
   /** Database file, or `:memory:`. */
@@ -110,29 +110,21 @@ export class SqliteUsageStore implements UsageStore {
     this.db.pragma("synchronous = NORMAL");
     this.migrate();
 
-    this.insertRecord = this.db.prepare(
-      `INSERT INTO usage_records VALUES (@id, @user_id, @thread_id, @agent_name, @operation_type, @provider,
-        @model, @deployment, @timestamp, @ts, @day, @month, @input_tokens, @output_tokens, @total_tokens,
-        @cache_read_tokens, @cache_write_tokens, @reasoning_tokens, @input_cost, @output_cost, @total_cost,
-        @input_cost_nanos, @output_cost_nanos, @total_cost_nanos, @priced, @price_source, @estimated, @cached,
-        @latency_ms, @error, @error_message, @run_id, @parent_run_id, @tags, @dimensions, @request_metadata)
-       ON CONFLICT (id) DO NOTHING`,
-    );
-    this.upsertHourly = this.db.prepare(upsertSql("usage_rollup_hourly", "hour"));
-    this.upsertDaily = this.db.prepare(upsertSql("usage_rollup_daily", "day"));
+    // Positional: the values come from recordToValues in the table's column order.
+    this.insertRecord = this.db.prepare(`INSERT INTO usage_records VALUES (${"?, ".repeat(35)}?) ON CONFLICT (id) DO NOTHING`);
+    this.upsertHourly = this.db.prepare(`${rebuildSql("hourly")} AND rowid > ? ${REBUILD_GROUP.hourly} ${upsertTail("hour")}`);
+    this.upsertDaily = this.db.prepare(`${rebuildSql("daily")} AND rowid > ? ${REBUILD_GROUP.daily} ${upsertTail("day")}`);
+    const lastRowid = this.db.prepare("SELECT COALESCE(MAX(rowid), 0) FROM usage_records").pluck();
     const appendTx = this.db.transaction((records: UsageRecord[]) => {
-      const hourly = new Map<string, RollupDelta>();
-      const daily = new Map<string, RollupDelta>();
+      const before = lastRowid.get() as number;
       let inserted = 0;
-      for (const record of records) {
-        const row = recordToRow(record);
-        if (this.insertRecord.run(row).changes === 0) continue;
-        inserted++;
-        addToDelta(hourly, row, row.timestamp.slice(0, 13));
-        addToDelta(daily, row, row.day);
+      for (const record of records) inserted += this.insertRecord.run(recordToValues(record)).changes;
+      // The rows this transaction added are exactly those past the old last rowid: SQLite
+      // folds them into both rollups in two set-based statements.
+      if (inserted > 0) {
+        this.upsertHourly.run(before);
+        this.upsertDaily.run(before);
       }
-      for (const delta of hourly.values()) this.upsertHourly.run(delta);
-      for (const delta of daily.values()) this.upsertDaily.run(delta);
       return { inserted, duplicates: records.length - inserted };
     });
     // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read locks.
@@ -392,11 +384,9 @@ const REBUILD_GROUP = {
   daily: "GROUP BY user_id, day, provider, model, COALESCE(agent_name, ''), operation_type",
 };
 
-function upsertSql(table: string, bucket: string): string {
-  return `INSERT INTO ${table} VALUES (@user_id, @bucket, @provider, @model, @agent_name, @operation_type,
-    @requests, @input_tokens, @output_tokens, @total_tokens, @cache_read_tokens, @cache_write_tokens,
-    @reasoning_tokens, @cost_nanos, @errors, @unpriced, @estimated, @cached, @first_seen, @last_seen)
-   ON CONFLICT (user_id, ${bucket}, provider, model, agent_name, operation_type) DO UPDATE SET
+/** Adds a batch's sums to existing rollup rows (an upsert after a grouped SELECT). */
+function upsertTail(bucket: string): string {
+  return `ON CONFLICT (user_id, ${bucket}, provider, model, agent_name, operation_type) DO UPDATE SET
     requests = requests + excluded.requests,
     input_tokens = input_tokens + excluded.input_tokens,
     output_tokens = output_tokens + excluded.output_tokens,
@@ -411,75 +401,6 @@ function upsertSql(table: string, bucket: string): string {
     cached = cached + excluded.cached,
     first_seen = min(first_seen, excluded.first_seen),
     last_seen = max(last_seen, excluded.last_seen)`;
-}
-
-interface RollupDelta {
-  user_id: string;
-  bucket: string;
-  provider: string;
-  model: string;
-  agent_name: string;
-  operation_type: string;
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  total_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  reasoning_tokens: number;
-  cost_nanos: number;
-  errors: number;
-  unpriced: number;
-  estimated: number;
-  cached: number;
-  first_seen: string;
-  last_seen: string;
-}
-
-/** Sums a batch's new records per rollup key in memory, so each key is upserted once per batch. */
-function addToDelta(deltas: Map<string, RollupDelta>, row: RecordRow, bucket: string): void {
-  const agent = row.agent_name ?? "";
-  const mapKey = `${row.user_id}\u0000${bucket}\u0000${row.provider}\u0000${row.model}\u0000${agent}\u0000${row.operation_type}`;
-  let d = deltas.get(mapKey);
-  if (!d) {
-    d = {
-      user_id: row.user_id,
-      bucket,
-      provider: row.provider,
-      model: row.model,
-      agent_name: agent,
-      operation_type: row.operation_type,
-      requests: 0,
-      input_tokens: 0,
-      output_tokens: 0,
-      total_tokens: 0,
-      cache_read_tokens: 0,
-      cache_write_tokens: 0,
-      reasoning_tokens: 0,
-      cost_nanos: 0,
-      errors: 0,
-      unpriced: 0,
-      estimated: 0,
-      cached: 0,
-      first_seen: row.timestamp,
-      last_seen: row.timestamp,
-    };
-    deltas.set(mapKey, d);
-  }
-  d.requests++;
-  d.input_tokens += row.input_tokens;
-  d.output_tokens += row.output_tokens;
-  d.total_tokens += row.total_tokens;
-  d.cache_read_tokens += row.cache_read_tokens;
-  d.cache_write_tokens += row.cache_write_tokens;
-  d.reasoning_tokens += row.reasoning_tokens;
-  d.cost_nanos += row.total_cost_nanos;
-  d.errors += row.error;
-  d.unpriced += 1 - row.priced;
-  d.estimated += row.estimated;
-  d.cached += row.cached;
-  if (row.timestamp < d.first_seen) d.first_seen = row.timestamp;
-  if (row.timestamp > d.last_seen) d.last_seen = row.timestamp;
 }
 
 function isHourAligned(iso: string | undefined): boolean {

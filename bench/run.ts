@@ -1,0 +1,69 @@
+/**
+ * `npm run bench`: every benchmark in one run, one table, written to BENCHMARKS.md
+ * with the machine it ran on. `npm run bench -- --quick` uses smaller datasets
+ * (100,000 SQLite records) for a fast look; the committed table is a full run.
+ */
+import { writeFileSync } from "node:fs";
+import { benchBudget } from "./budget.js";
+import { benchConcurrency } from "./concurrency.js";
+import { benchCosmos } from "./cosmos.js";
+import { benchHandlerOverhead } from "./handler-overhead.js";
+import { benchSqliteScale } from "./sqlite-scale.js";
+import { machine, type Row } from "./stats.js";
+
+const quick = process.argv.includes("--quick");
+const sections: Array<[string, () => Promise<Row[]>]> = [
+  ["handler overhead", () => benchHandlerOverhead()],
+  ["concurrent agent runs", () => benchConcurrency(1000, quick ? 1 : 3)],
+  ["budget check", () => benchBudget()],
+  ["SQLite at scale", () => benchSqliteScale(quick ? 100_000 : 1_000_000)],
+  ["Cosmos (local server)", () => benchCosmos(quick ? [200, 600] : [300, 1500])],
+];
+
+const rows: Row[] = [];
+const started = Date.now();
+for (const [name, run] of sections) {
+  process.stderr.write(`bench: ${name}…\n`);
+  rows.push(...(await run()));
+}
+const seconds = Math.round((Date.now() - started) / 1000);
+const table = [
+  "| section | measure | value | note |",
+  "| --- | --- | --- | --- |",
+  ...rows.map((r) => `| ${r.section} | ${r.measure} | ${r.value} | ${r.note ?? ""} |`),
+].join("\n");
+const header = `Machine: ${machine()}. Run of ${new Date().toISOString().slice(0, 10)}${quick ? " (quick)" : ""}, ${seconds} s.`;
+console.log(`${header}\n\n${table}`);
+
+writeFileSync(
+  "BENCHMARKS.md",
+  `# Benchmarks
+
+Produced by \`npm run bench\` (the table below is pasted by the command itself; do not edit it by hand).
+Medians and ratios come from one run, side by side, because these machines are shared
+and noisy: compare figures within a run, not across runs.
+
+${header}
+
+${table}
+
+## How each figure is measured
+
+- **Handler overhead**: \`handleChatModelStart\` + \`handleLLMEnd\` called directly with a realistic
+  \`LLMResult\` (OpenAI-shaped, with cached tokens), 1,000 calls per batch, 40 batches per handler,
+  interleaved (ours, a no-op handler, \`@langfuse/langchain\`'s handler without an exporter) so all three
+  see the same load; the median per-call time is reported. Our handler's record is built, priced and
+  stored afterwards by the background writer (not on the measured path); those records are counted.
+- **Concurrent agent runs**: 1,000 \`invoke()\` calls on a scripted chat model started at once, without
+  tracking and with \`attachTokenTracking\`, repeated; added latency = the difference of the percentiles.
+- **Budget check**: \`guard.check(user)\` against a global and a per-user limit, windows already loaded.
+- **SQLite ingest**: records appended in batches of 1,000 (one transaction each) through the store, with
+  its id uniqueness, three time indexes and hourly and daily rollups; the same rows inserted into a
+  table with the same columns and no index, key or rollup, in the same run.
+- **SQLite queries**: on the database just written (10,000 users, one heavy user with a fifth of all
+  records, 90 days): \`getUserUsage\` over 30 days (a range not aligned to hours, so partial hours at
+  both ends are read from raw records) and \`getThreadUsage\`, against a plain SQL \`GROUP BY\` over the raw
+  table answering the same question.
+- **Cosmos**: the in-process \`@vercel/cosmosdb-server\` over HTTP; documents read are counted by the store.
+`,
+);
