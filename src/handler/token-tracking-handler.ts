@@ -74,7 +74,7 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
   constructor(private readonly options: TokenTrackingHandlerOptions) {
     // Tracking must never fail the user's call.
     super({ raiseError: false });
-    this.logger = options.logger ?? { warn: (m) => console.warn(m), error: (m) => console.error(m) };
+    this.logger = options.logger ?? { warn: (m) => console.warn(`[token-tracking] ${m}`), error: (m) => console.error(`[token-tracking] ${m}`) };
   }
 
   /** Model runs started and not yet ended (for leak checks and diagnostics). */
@@ -317,7 +317,7 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
 
   private report(what: string, error: unknown): void {
     try {
-      this.logger.warn(`[token-tracking] ${what} not recorded: ${errorMessage(error)}`);
+      this.logger.warn(`${what} not recorded: ${errorMessage(error)}`);
     } catch {
       // A broken logger must not break the agent either.
     }

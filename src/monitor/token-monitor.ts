@@ -3,6 +3,7 @@
  * the writer and the pricer, makes callback handlers, records manual usage, and
  * answers every usage question through `UsageQueries`.
  */
+import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
 import { ValidationError } from "../errors.js";
 import { configFromEnv } from "../config.js";
 import { TokenTrackingCallbackHandler } from "../handler/token-tracking-handler.js";
@@ -124,8 +125,13 @@ export class TokenMonitoringService extends UsageQueries {
     return { inserted, duplicates };
   }
 
-  /** Resolves when every record tracked so far is durable in the store. */
-  flush(options?: { timeoutMs?: number }): Promise<void> {
+  /**
+   * Resolves when every record tracked so far is durable in the store. LangChain runs
+   * callbacks in a background queue, so this first waits for that queue: a call whose
+   * `invoke()` returned is then counted even if its end callback had not run yet.
+   */
+  async flush(options?: { timeoutMs?: number }): Promise<void> {
+    await awaitAllCallbacks();
     return this.writer.flush(options);
   }
 
