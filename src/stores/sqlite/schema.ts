@@ -3,6 +3,34 @@
  * transaction; `PRAGMA user_version` records how far a database file has come, so
  * a file written by an older version of the package is upgraded in place.
  */
+/** A rollup table: sums per user, time bucket, provider, model, agent and operation. */
+function rollupTable(name: string, bucket: "hour" | "day"): string {
+  return `CREATE TABLE IF NOT EXISTS ${name} (
+    user_id TEXT NOT NULL,
+    ${bucket} TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    agent_name TEXT NOT NULL,
+    operation_type TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    cost_nanos INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    unpriced INTEGER NOT NULL,
+    estimated INTEGER NOT NULL,
+    cached INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    PRIMARY KEY (user_id, ${bucket}, provider, model, agent_name, operation_type)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS idx_${name}_${bucket} ON ${name} (${bucket});`;
+}
+
 export const MIGRATIONS: readonly string[] = [
   // 1: raw records, hourly rollups, settings and one-time claims.
   `
@@ -50,56 +78,9 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS idx_usage_thread_ts ON usage_records (thread_id, ts);
   CREATE INDEX IF NOT EXISTS idx_usage_ts ON usage_records (ts);
 
-  CREATE TABLE IF NOT EXISTS usage_rollup_hourly (
-    user_id TEXT NOT NULL,
-    hour TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    agent_name TEXT NOT NULL,
-    operation_type TEXT NOT NULL,
-    requests INTEGER NOT NULL,
-    input_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    total_tokens INTEGER NOT NULL,
-    cache_read_tokens INTEGER NOT NULL,
-    cache_write_tokens INTEGER NOT NULL,
-    reasoning_tokens INTEGER NOT NULL,
-    cost_nanos INTEGER NOT NULL,
-    errors INTEGER NOT NULL,
-    unpriced INTEGER NOT NULL,
-    estimated INTEGER NOT NULL,
-    cached INTEGER NOT NULL,
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    PRIMARY KEY (user_id, hour, provider, model, agent_name, operation_type)
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS idx_rollup_hour ON usage_rollup_hourly (hour);
-
+  ${rollupTable("usage_rollup_hourly", "hour")}
   -- The same sums per UTC day: long ranges read 24 times fewer rows.
-  CREATE TABLE IF NOT EXISTS usage_rollup_daily (
-    user_id TEXT NOT NULL,
-    day TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    agent_name TEXT NOT NULL,
-    operation_type TEXT NOT NULL,
-    requests INTEGER NOT NULL,
-    input_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    total_tokens INTEGER NOT NULL,
-    cache_read_tokens INTEGER NOT NULL,
-    cache_write_tokens INTEGER NOT NULL,
-    reasoning_tokens INTEGER NOT NULL,
-    cost_nanos INTEGER NOT NULL,
-    errors INTEGER NOT NULL,
-    unpriced INTEGER NOT NULL,
-    estimated INTEGER NOT NULL,
-    cached INTEGER NOT NULL,
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    PRIMARY KEY (user_id, day, provider, model, agent_name, operation_type)
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS idx_rollup_day ON usage_rollup_daily (day);
+  ${rollupTable("usage_rollup_daily", "day")}
 
   CREATE TABLE IF NOT EXISTS settings (
     namespace TEXT NOT NULL,
