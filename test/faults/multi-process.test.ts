@@ -55,7 +55,7 @@ describe("several processes writing one SQLite file", () => {
     const expectedMap = new Map([...expected].map(([k, e]) => [k, `${e.n}/${e.i}/${e.o}/${e.c}`]));
 
     const stored = readUsageFile(path);
-    const { raw, rollup, rawDaily, daily } = rollupsVersusRaw(path);
+    const { raw, rollup, rawDaily, daily, rawGlobal, global } = rollupsVersusRaw(path);
     console.log(`[faults] ${WORKERS} processes x ${PER_WORKER} records into one SQLite file in ${elapsed.toFixed(0)} ms; ${rollup.size} rollup keys`);
     expect(stored.ids.length).toBe(WORKERS * PER_WORKER);
     expect(stored.duplicateIds).toEqual([]);
@@ -65,6 +65,8 @@ describe("several processes writing one SQLite file", () => {
     expect(raw).toEqual(expectedMap);
     expect(rollup).toEqual(expectedMap);
     if (daily) expect(daily).toEqual(rawDaily);
+    expect(global).toEqual(rawGlobal);
+    expect(global?.size).toBeGreaterThan(0);
 
     // The query layer agrees: hour-aligned ranges are answered from rollups, others from raw records.
     const monitor = createTokenMonitor({ store: new SqliteUsageStore({ path }), logger: quietLogger });

@@ -88,6 +88,8 @@ const backends: Array<{ name: string; size: number; make: () => Promise<UsageSto
 let local: LocalCosmos;
 
 backends.push({ name: "sqlite", size: 3000, make: async () => new SqliteUsageStore({ path: ":memory:" }) });
+// Heavy users (per-user rollups) and light ones (raw records) side by side.
+backends.push({ name: "sqlite, rollups above 150 records", size: 3000, make: async () => new SqliteUsageStore({ path: ":memory:", rollupThreshold: 150 }) });
 backends.push({
   name: "cosmos (local server)",
   // The local server's queries slow down quadratically past a few thousand items.

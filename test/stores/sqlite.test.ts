@@ -1,16 +1,65 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { describe, expect, it } from "vitest";
 import { SqliteUsageStore } from "../../src/stores/sqlite/index.js";
+import { aggregateInMemory } from "../../src/stores/types.js";
 import { describeUsageStoreContract } from "../contract/usage-store-contract.js";
+import { makeRecord, seededRandom } from "../contract/make-record.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tt-sqlite-contract-"));
 let n = 0;
+const fileCaps = { capabilities: { rollups: true, multiProcess: true, ttl: false } };
 
-describeUsageStoreContract("sqlite (file, WAL)", async () => new SqliteUsageStore({ path: join(dir, `store-${n++}.db`) }), {
-  capabilities: { rollups: true, multiProcess: true, ttl: false },
-});
+describeUsageStoreContract("sqlite (file, WAL)", async () => new SqliteUsageStore({ path: join(dir, `store-${n++}.db`) }), fileCaps);
 
 describeUsageStoreContract("sqlite (:memory:)", async () => new SqliteUsageStore({ path: ":memory:" }), {
   capabilities: { rollups: true, multiProcess: false, ttl: false },
+});
+
+// Per-user rollups are kept only for users past the threshold: with 1, every user has
+// them from their first record; with 3, users cross it in the middle of the suite.
+describeUsageStoreContract(
+  "sqlite (per-user rollups for every user)",
+  async () => new SqliteUsageStore({ path: join(dir, `store-${n++}.db`), rollupThreshold: 1 }),
+  fileCaps,
+);
+describeUsageStoreContract(
+  "sqlite (users crossing the rollup threshold)",
+  async () => new SqliteUsageStore({ path: join(dir, `store-${n++}.db`), rollupThreshold: 3 }),
+  fileCaps,
+);
+
+describe("sqlite per-user rollups", () => {
+  it("a user crossing the threshold mid-batch is backfilled exactly, and rebuilds agree", async () => {
+    const store = new SqliteUsageStore({ path: ":memory:", rollupThreshold: 50 });
+    const rand = seededRandom(3);
+    const hour = Date.UTC(2030, 0, 1);
+    const records = Array.from({ length: 400 }, (_, i) =>
+      makeRecord({
+        id: `t-${i}`,
+        userId: i % 4 === 0 ? "light" : "heavy",
+        model: rand() < 0.5 ? "gpt-4o" : "gpt-4o-mini",
+        timestamp: new Date(hour + Math.floor(rand() * 72) * 3_600_000 + i).toISOString(),
+        inputTokens: 1 + Math.floor(rand() * 900),
+        outputTokens: Math.floor(rand() * 90),
+      }),
+    );
+    for (let i = 0; i < records.length; i += 37) await store.append(records.slice(i, i + 37));
+    const db = store.database;
+    expect(db.prepare("SELECT user_id, heavy FROM usage_user_counts ORDER BY user_id").all()).toEqual([
+      { user_id: "heavy", heavy: 1 },
+      { user_id: "light", heavy: 1 },
+    ]);
+    const range = { start: new Date(hour).toISOString(), end: new Date(hour + 72 * 3_600_000).toISOString() };
+    for (const userId of ["heavy", "light"]) {
+      const q = { filter: { userId, ...range }, groupBy: ["model", "day"] as const };
+      const expected = aggregateInMemory(records, { ...q, groupBy: [...q.groupBy] });
+      const sort = (rows: { key: Record<string, string | null> }[]) => [...rows].sort((a, b) => JSON.stringify(a.key).localeCompare(JSON.stringify(b.key)));
+      expect(sort(await store.aggregate({ ...q, groupBy: [...q.groupBy] }))).toEqual(sort(expected));
+      await store.rebuildRollups();
+      expect(sort(await store.aggregate({ ...q, groupBy: [...q.groupBy] }))).toEqual(sort(expected));
+    }
+    await store.close();
+  });
 });

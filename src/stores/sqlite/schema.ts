@@ -3,10 +3,13 @@
  * transaction; `PRAGMA user_version` records how far a database file has come, so
  * a file written by an older version of the package is upgraded in place.
  */
-/** A rollup table: sums per user, time bucket, provider, model, agent and operation. */
-function rollupTable(name: string, bucket: "hour" | "day"): string {
+/**
+ * A rollup table: sums per time bucket, provider, model, agent and operation, and per
+ * user in the per-user tables.
+ */
+function rollupTable(name: string, bucket: "hour" | "day", perUser: boolean): string {
   return `CREATE TABLE IF NOT EXISTS ${name} (
-    user_id TEXT NOT NULL,
+    ${perUser ? "user_id TEXT NOT NULL," : ""}
     ${bucket} TEXT NOT NULL,
     provider TEXT NOT NULL,
     model TEXT NOT NULL,
@@ -26,7 +29,7 @@ function rollupTable(name: string, bucket: "hour" | "day"): string {
     cached INTEGER NOT NULL,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
-    PRIMARY KEY (user_id, ${bucket}, provider, model, agent_name, operation_type)
+    PRIMARY KEY (${perUser ? "user_id, " : ""}${bucket}, provider, model, agent_name, operation_type)
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS idx_${name}_${bucket} ON ${name} (${bucket});`;
 }
@@ -78,9 +81,21 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS idx_usage_thread_ts ON usage_records (thread_id, ts);
   CREATE INDEX IF NOT EXISTS idx_usage_ts ON usage_records (ts);
 
-  ${rollupTable("usage_rollup_hourly", "hour")}
-  -- The same sums per UTC day: long ranges read 24 times fewer rows.
-  ${rollupTable("usage_rollup_daily", "day")}
+  -- Rollups for the whole application, and per user for users with many records (for
+  -- the others, their few raw records are read directly: see rollups.ts). Daily tables
+  -- hold the same sums per UTC day, so long ranges read 24 times fewer rows.
+  ${rollupTable("usage_rollup_hourly", "hour", true)}
+  ${rollupTable("usage_rollup_daily", "day", true)}
+  ${rollupTable("usage_global_hourly", "hour", false)}
+  ${rollupTable("usage_global_daily", "day", false)}
+
+  -- Records per user, and whether the user has per-user rollups.
+  CREATE TABLE IF NOT EXISTS usage_user_counts (
+    user_id TEXT NOT NULL PRIMARY KEY,
+    records INTEGER NOT NULL,
+    heavy INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS idx_user_counts_heavy ON usage_user_counts (heavy) WHERE heavy = 1;
 
   CREATE TABLE IF NOT EXISTS settings (
     namespace TEXT NOT NULL,

@@ -28,13 +28,23 @@ export function readUsageFile(path: string): FileContents {
  * Raw records and hourly rollups summed per (user, hour, model): the two must be equal.
  * When the file also keeps daily rollups, they are compared per (user, day, model).
  */
-export function rollupsVersusRaw(path: string): { raw: Map<string, string>; rollup: Map<string, string>; rawDaily?: Map<string, string>; daily?: Map<string, string> } {
+/** Per-user rollups exist only for users past the store's rollup threshold ("heavy" users). */
+const HEAVY = "WHERE user_id IN (SELECT user_id FROM usage_user_counts WHERE heavy = 1)";
+
+export function rollupsVersusRaw(path: string): {
+  raw: Map<string, string>;
+  rollup: Map<string, string>;
+  rawDaily?: Map<string, string>;
+  daily?: Map<string, string>;
+  rawGlobal?: Map<string, string>;
+  global?: Map<string, string>;
+} {
   const db = new Database(path, { readonly: true });
   try {
     const raw = db
       .prepare(
         `SELECT user_id || '|' || substr(timestamp, 1, 13) || '|' || model AS k, COUNT(*) AS n, SUM(input_tokens) AS i,
-           SUM(output_tokens) AS o, SUM(total_cost_nanos) AS c FROM usage_records GROUP BY k`,
+           SUM(output_tokens) AS o, SUM(total_cost_nanos) AS c FROM usage_records ${HEAVY} GROUP BY k`,
       )
       .all() as Array<{ k: string; n: number; i: number; o: number; c: number }>;
     const rollup = db
@@ -49,7 +59,7 @@ export function rollupsVersusRaw(path: string): { raw: Map<string, string>; roll
     const rawDaily = db
       .prepare(
         `SELECT user_id || '|' || substr(timestamp, 1, 10) || '|' || model AS k, COUNT(*) AS n, SUM(input_tokens) AS i,
-           SUM(output_tokens) AS o, SUM(total_cost_nanos) AS c FROM usage_records GROUP BY k`,
+           SUM(output_tokens) AS o, SUM(total_cost_nanos) AS c FROM usage_records ${HEAVY} GROUP BY k`,
       )
       .all() as typeof raw;
     const daily = db
@@ -58,7 +68,20 @@ export function rollupsVersusRaw(path: string): { raw: Map<string, string>; roll
            SUM(cost_nanos) AS c FROM usage_rollup_daily GROUP BY user_id, day, model`,
       )
       .all() as typeof raw;
-    return { raw: toMap(raw), rollup: toMap(rollup), rawDaily: toMap(rawDaily), daily: toMap(daily) };
+    // Application-wide rollups hold every record, per hour and model.
+    const rawGlobal = db
+      .prepare(
+        `SELECT substr(timestamp, 1, 13) || '|' || model AS k, COUNT(*) AS n, SUM(input_tokens) AS i, SUM(output_tokens) AS o,
+           SUM(total_cost_nanos) AS c FROM usage_records GROUP BY k`,
+      )
+      .all() as typeof raw;
+    const global = db
+      .prepare(
+        `SELECT hour || '|' || model AS k, SUM(requests) AS n, SUM(input_tokens) AS i, SUM(output_tokens) AS o,
+           SUM(cost_nanos) AS c FROM usage_global_hourly GROUP BY hour, model`,
+      )
+      .all() as typeof raw;
+    return { raw: toMap(raw), rollup: toMap(rollup), rawDaily: toMap(rawDaily), daily: toMap(daily), rawGlobal: toMap(rawGlobal), global: toMap(global) };
   } finally {
     db.close();
   }
