@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== dependency audit"
+node scripts/audit.mjs
+
 echo "== type check"
 npx tsc --noEmit -p .
 
