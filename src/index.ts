@@ -34,6 +34,7 @@ export {
   type ListOptions,
   type RecordPage,
   type GroupedUsage,
+  type UsageReport,
 } from "./query/usage-queries.js";
 export type { TokenUsageStats, TrendPoint } from "./query/stats.js";
 export * from "./query/recommendations.js";

@@ -12,7 +12,7 @@ import { createPricer, loadPricingOverridesFile } from "../pricing/index.js";
 import type { Pricer, PricingOptions } from "../pricing/types.js";
 import { buildRecord, type UsageInput } from "../record/build-record.js";
 import type { UsageRecord } from "../record/types.js";
-import { UsageQueries } from "../query/usage-queries.js";
+import { UsageQueries, type QueryOptions, type UsageReport } from "../query/usage-queries.js";
 import { resolveRange, type RangeInput } from "../query/range.js";
 import { createStore, defaultSpillDir, type StoreSelection } from "../stores/create-store.js";
 import type { CostUpdate, UsageStore } from "../stores/types.js";
@@ -103,6 +103,12 @@ export class TokenMonitoringService extends UsageQueries {
     const record = buildRecord(input, this.pricer);
     if (this.enabled) this.writer.enqueue(record);
     return record;
+  }
+
+  /** The report, with the budget and subscription status of every global and provider limit. */
+  override async getComprehensiveReport(options: QueryOptions & { limit?: number } = {}): Promise<UsageReport> {
+    const [report, budget] = await Promise.all([super.getComprehensiveReport(options), this.budget?.getBudgetStatus()]);
+    return budget ? { ...report, budget } : report;
   }
 
   /** Writes records straight to the store (imports); returns how many were new. */

@@ -42,6 +42,17 @@ export interface ListOptions extends RangeInput {
   cursor?: string;
 }
 
+export interface UsageReport {
+  overall: TokenUsageStats;
+  byProvider: GroupedUsage[];
+  byModel: Array<GroupedUsage & { provider: string | null }>;
+  byAgent: GroupedUsage[];
+  topUsers: GroupedUsage[];
+  topThreads: Array<GroupedUsage & { userId: string | null }>;
+  /** Budget and subscription status, when the service has a budget guard. */
+  budget?: unknown[];
+}
+
 export interface RecordPage {
   records: UsageRecord[];
   /** Pass back to get the next page; absent after the last page. */
@@ -145,6 +156,22 @@ export class UsageQueries {
   async getRecommendations(options: QueryOptions & { userId?: string } = {}): Promise<Recommendation[]> {
     // The monitor subclass carries a pricer with the user's overrides: re-price with it when present.
     return computeRecommendations(this, { ...options, pricer: (this as { pricer?: Pricer }).pricer });
+  }
+
+  /**
+   * Everything a monthly review needs in one call: overall stats, and usage by provider,
+   * model and agent, the top users and the top threads.
+   */
+  async getComprehensiveReport(options: QueryOptions & { limit?: number } = {}): Promise<UsageReport> {
+    const [overall, byProvider, byModel, byAgent, topUsers, topThreads] = await Promise.all([
+      this.getOverallUsage(options),
+      this.getUsageByProvider(options),
+      this.getUsageByModel(options),
+      this.getUsageByAgent(options),
+      this.getTopUsers(options),
+      this.getTopThreads(options),
+    ]);
+    return { overall, byProvider, byModel, byAgent, topUsers, topThreads };
   }
 
   /** Raw records, newest first, with keyset paging that survives concurrent writes. */

@@ -121,7 +121,8 @@ describe("usage routes (admin key)", () => {
     const report = (await get("/token-usage/report")).json();
     expect(report.overall.totalRequests).toBe(5);
     expect(report.topUsers).toHaveLength(2);
-    expect(Object.keys(report).sort()).toEqual(["byAgent", "byModel", "byProvider", "overall", "topThreads", "topUsers"]);
+    expect(Object.keys(report).sort()).toEqual(["budget", "byAgent", "byModel", "byProvider", "overall", "topThreads", "topUsers"]);
+    expect(Array.isArray(report.budget)).toBe(true);
   });
 
   it("GET /token-usage/whoami names the caller", async () => {

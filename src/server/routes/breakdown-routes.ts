@@ -100,16 +100,7 @@ export function breakdownRoutes(monitor: ServerMonitor) {
       { schema: { tags: ["admin"], summary: "Overall totals with the main breakdowns (admin key only)", querystring: querySchema(rangeProperties), security } },
       async (request) => {
         requireAdmin(request);
-        const range = rangeOf(request.query);
-        const [overall, byProvider, byModel, byAgent, topUsers, topThreads] = await Promise.all([
-          monitor.getOverallUsage(range),
-          monitor.getUsageByProvider(range),
-          monitor.getUsageByModel(range),
-          monitor.getUsageByAgent(range),
-          monitor.getTopUsers(range),
-          monitor.getTopThreads(range),
-        ]);
-        return { overall, byProvider, byModel, byAgent, topUsers, topThreads };
+        return monitor.getComprehensiveReport(rangeOf(request.query));
       },
     );
 
