@@ -63,3 +63,32 @@ describe("sqlite per-user rollups", () => {
     await store.close();
   });
 });
+
+describe("sqlite replays and crashes", () => {
+  it("stores exactly 1,000 records and unchanged totals after replays and a crash mid-batch", async () => {
+    const path = join(dir, `idem-${n++}.db`);
+    const records = Array.from({ length: 1000 }, (_, i) =>
+      makeRecord({ id: `idem-${i}`, userId: `u${i % 7}`, timestamp: new Date(Date.UTC(2030, 0, 1) + i * 60_000).toISOString(), inputTokens: 100 + i }),
+    );
+    // A process committed 400 records, then died in the middle of a 600-record batch: the
+    // batch ran inside a transaction that never committed (rolled back, as a crash would).
+    const crashed = new SqliteUsageStore({ path });
+    await crashed.append(records.slice(0, 400));
+    const db = crashed.database;
+    db.exec("BEGIN IMMEDIATE");
+    expect(await crashed.append(records.slice(400))).toEqual({ inserted: 600, duplicates: 0 });
+    db.exec("ROLLBACK");
+    expect((await crashed.aggregate({ filter: {}, groupBy: [] }))[0].requests).toBe(400);
+    await crashed.close();
+
+    const store = new SqliteUsageStore({ path });
+    expect(await store.append(records)).toEqual({ inserted: 600, duplicates: 400 });
+    expect(await store.append(records)).toEqual({ inserted: 0, duplicates: 1000 });
+    const totals = await store.aggregate({ filter: {}, groupBy: ["user"] });
+    const expected = aggregateInMemory(records, { filter: {}, groupBy: ["user"] });
+    const sort = (rows: typeof totals) => [...rows].sort((a, b) => String(a.key.user).localeCompare(String(b.key.user)));
+    expect(sort(totals)).toEqual(sort(expected));
+    expect(totals.reduce((s, r) => s + r.requests, 0)).toBe(1000);
+    await store.close();
+  });
+});
