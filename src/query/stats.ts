@@ -12,30 +12,15 @@ export interface TrendPoint {
   requests: number;
 }
 
-export interface TokenUsageStats {
-  totalRequests: number;
-  totalInputTokens: number;
-  totalOutputTokens: number;
-  totalTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  reasoningTokens: number;
-  /** USD. Sums are made in integer nano-dollars (`totalCostNanos`) and converted once. */
-  totalCost: number;
-  totalCostNanos: number;
-  errorCount: number;
-  /** Calls whose model has no known price: their cost is 0 and must not be trusted. */
-  unpricedRequests: number;
-  estimatedRequests: number;
-  cachedRequests: number;
+/** Totals over a set of calls, plus the breakdowns every stats answer carries. */
+export interface TokenUsageStats extends TotalsView {
   costByModel: Record<string, number>;
   tokensByModel: Record<string, number>;
   requestsByModel: Record<string, number>;
   costByAgent: Record<string, number>;
   requestsByAgent: Record<string, number>;
+  /** One point per day, ISO week or month of the range, zero-filled. */
   costTrend: TrendPoint[];
-  firstSeen: string | null;
-  lastSeen: string | null;
   range: { start: string; end: string; timeZone: string };
 }
 
@@ -102,9 +87,11 @@ export interface TotalsView {
   cacheReadTokens: number;
   cacheWriteTokens: number;
   reasoningTokens: number;
+  /** USD. Sums are made in integer nano-dollars (`totalCostNanos`) and converted once. */
   totalCost: number;
   totalCostNanos: number;
   errorCount: number;
+  /** Calls whose model has no known price: their cost is 0 and must not be trusted. */
   unpricedRequests: number;
   estimatedRequests: number;
   cachedRequests: number;
