@@ -47,6 +47,9 @@ function parseTimestamp(ts: CostContext["timestamp"]): number {
 }
 
 /** Creates a pricer; `options` are validated here (throws `PricingConfigError`). */
+/** A Bedrock cross-region inference profile names its geography first: `eu.anthropic.claude-...`. */
+const PROFILE_PREFIX = /^(us|eu|apac|us-gov|ca|jp|au|global)\./i;
+
 export function createPricer(options: PricingOptions = {}): Pricer {
   validatePricingOptions(options);
   const logger: PricingLogger = options.logger ?? console;
@@ -57,10 +60,13 @@ export function createPricer(options: PricingOptions = {}): Pricer {
   }
   const deployments = new Map<string, string>();
   for (const [name, model] of Object.entries(options.azureDeployments ?? {})) deployments.set(name.trim(), model.trim());
+  // Keyed `provider` or `provider:qualifier`, the qualifier being a Bedrock inference-profile
+  // prefix (`bedrock:eu` for cross-region profiles) or an Azure deployment (a data-zone one).
   const multipliers = new Map<string, number>();
-  for (const [provider, factor] of Object.entries(options.multipliers ?? {})) {
-    const p = provider.trim().toLowerCase();
-    multipliers.set(catalogProviderId(p) ?? p, factor);
+  for (const [key, factor] of Object.entries(options.multipliers ?? {})) {
+    const [providerPart, ...rest] = key.trim().toLowerCase().split(":");
+    const p = catalogProviderId(providerPart) ?? providerPart;
+    multipliers.set(rest.length ? `${p}:${rest.join(":")}` : p, factor);
   }
 
   const warned = new Set<string>();
@@ -80,7 +86,8 @@ export function createPricer(options: PricingOptions = {}): Pricer {
         provider = "azure";
       }
     }
-    const multiplier = (provider && multipliers.get(provider)) || 1;
+    const qualifier = provider === "azure" ? deployment : (PROFILE_PREFIX.exec(model.trim())?.[1] ?? "");
+    const multiplier = (provider && ((qualifier && multipliers.get(`${provider}:${qualifier.toLowerCase()}`)) || multipliers.get(provider))) || 1;
     const candidates = modelNameCandidates(name);
 
     for (const candidate of candidates) {

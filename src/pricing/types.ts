@@ -74,7 +74,11 @@ export interface PricingOptions {
   models?: Record<string, ModelPriceOverride>;
   /** Azure deployment name -> the model it serves. */
   azureDeployments?: Record<string, string>;
-  /** Factor applied to the final cost of every call of a provider, e.g. `{ azure: 1.1 }`. */
+  /**
+   * Factor applied to the final cost of a provider's calls, e.g. `{ azure: 1.1 }`, or of
+   * one region: `bedrock:eu` (calls through an `eu.` cross-region inference profile) or
+   * `azure:<deployment>` (a data-zone deployment). The most specific key wins.
+   */
   multipliers?: Record<string, number>;
   /** Receives the one-time warnings. @default console */
   logger?: PricingLogger;

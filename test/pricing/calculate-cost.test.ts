@@ -302,3 +302,21 @@ describe("bad usage", () => {
     );
   });
 });
+
+describe("regional multipliers", () => {
+  it("applies bedrock:<profile> and azure:<deployment> over the provider's own factor", () => {
+    const pricer = createPricer({
+      models: { "bedrock/claude-x": { input: 3, output: 15 }, "azure/gpt-x": { input: 2, output: 8 } },
+      azureDeployments: { "eu-zone": "gpt-x", "global-std": "gpt-x" },
+      multipliers: { bedrock: 1, "bedrock:eu": 1.1, azure: 1, "azure:eu-zone": 1.1 },
+      logger: { warn: () => undefined },
+    });
+    const usage = { inputTokens: 1_000_000, outputTokens: 100_000 };
+    // $3 + $1.50 = $4.50, and 10% more through the eu. profile.
+    expect(pricer.price(usage, { model: "us.claude-x", provider: "bedrock" }).totalCostNanos).toBe(4_500_000_000);
+    expect(pricer.price(usage, { model: "eu.claude-x", provider: "bedrock" }).totalCostNanos).toBe(4_950_000_000);
+    // $2 + $0.80 = $2.80, and 10% more for the data-zone deployment.
+    expect(pricer.price(usage, { model: "gpt-x", provider: "azure", deployment: "global-std" }).totalCostNanos).toBe(2_800_000_000);
+    expect(pricer.price(usage, { model: "gpt-x", provider: "azure", deployment: "eu-zone" }).totalCostNanos).toBe(3_080_000_000);
+  });
+});
