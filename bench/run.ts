@@ -54,16 +54,19 @@ ${table}
   interleaved (ours, a no-op handler, \`@langfuse/langchain\`'s handler without an exporter) so all three
   see the same load; the median per-call time is reported. Our handler's record is built, priced and
   stored afterwards by the background writer (not on the measured path); those records are counted.
-- **Concurrent agent runs**: 1,000 \`invoke()\` calls on a scripted chat model started at once, without
-  tracking and with \`attachTokenTracking\`, repeated; added latency = the difference of the percentiles.
+- **Concurrent agent runs**: 1,000 \`invoke()\` calls on a scripted chat model started at once, in three
+  waves of each kind: no callbacks, a no-op handler (LangChain's own callback machinery), and
+  \`attachTokenTracking\`; the added latency is tracking minus the no-op handler, at the same percentile.
 - **Budget check**: \`guard.check(user)\` against a global and a per-user limit, windows already loaded.
-- **SQLite ingest**: records appended in batches of 1,000 (one transaction each) through the store, with
-  its id uniqueness, three time indexes and hourly and daily rollups; the same rows inserted into a
-  table with the same columns and no index, key or rollup, in the same run.
-- **SQLite queries**: on the database just written (10,000 users, one heavy user with a fifth of all
-  records, 90 days): \`getUserUsage\` over 30 days (a range not aligned to hours, so partial hours at
-  both ends are read from raw records) and \`getThreadUsage\`, against a plain SQL \`GROUP BY\` over the raw
-  table answering the same question.
+- **SQLite ingest**: a million records over 10,000 users (one heavy user with a fifth of them), in
+  time order, appended through the store in transactions of 5,000: id uniqueness, three indexes, and the
+  application-wide and per-user rollups, all in the same transaction; the same rows inserted into a table
+  with the same columns and no index, key or rollup, in the same run. Then the first 200,000 of another
+  such dataset in transactions of 1,000, the writer's default.
+- **SQLite queries**: on the database just written (90 days): \`getUserUsage\` over 30 days (a range not
+  aligned to hours, so partial hours at both ends are read from raw records) for 50 typical users and
+  for the heavy user, and \`getThreadUsage\`, against a plain SQL \`GROUP BY\` over the raw table answering
+  the same question.
 - **Cosmos**: the in-process \`@vercel/cosmosdb-server\` over HTTP; documents read are counted by the store.
 `,
 );
