@@ -4,20 +4,10 @@
  * Deterministic (seeded), generated in chunks so a million records never sit in memory.
  */
 import type { UsageRecord } from "../src/record/types.js";
+import { seededRandom } from "../test/contract/make-record.js";
 
 export const DAY_MS = 86_400_000;
 export const HEAVY_USER = "user-heavy";
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MODELS = [
   ["openai", "gpt-4o-mini", 150, 600],
@@ -36,7 +26,7 @@ export interface DatasetOptions {
 }
 
 export function* datasetChunks(o: DatasetOptions, chunkSize: number): Generator<UsageRecord[]> {
-  const rand = rng(o.seed ?? 7);
+  const rand = seededRandom(o.seed ?? 7);
   let chunk: UsageRecord[] = [];
   for (let i = 0; i < o.total; i++) {
     const heavy = rand() < o.heavyShare;
