@@ -143,7 +143,9 @@ describe("BudgetGuard limits and scopes", () => {
     expect(await off.check("alice")).toEqual({ allowed: true, exceeded: [], warnings: [] });
   });
 
-  it("checks in well under a millisecond once the window is seeded", async () => {
+  // How fast a check is belongs to the benchmark (bench/budget.ts); what is tested here is why
+  // it is fast: once a window is seeded, checks read no store at all.
+  it("reads the store once per window, then never again for checks", async () => {
     const clock = new TestClock(Date.parse("2026-02-10T12:00:00Z"));
     const { monitor, guard } = setup(clock);
     await guard.setLimit({ scope: "global", metric: "cost", amount: 100, mode: "block" });
@@ -152,11 +154,22 @@ describe("BudgetGuard limits and scopes", () => {
     await monitor.trackUsage(usage("alice", 1000, "2026-02-10T11:00:00Z"));
     await monitor.flush();
     expect((await guard.check("alice")).allowed).toBe(true);
-    const n = 20_000;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) await guard.check("alice");
-    const perCheckMs = (performance.now() - t0) / n;
-    expect(perCheckMs).toBeLessThan(0.2);
+    let reads = 0;
+    const aggregate = monitor.store.aggregate.bind(monitor.store);
+    monitor.store.aggregate = (query) => {
+      reads++;
+      return aggregate(query);
+    };
+    for (let i = 0; i < 20_000; i++) expect((await guard.check("alice")).allowed).toBe(true);
+    expect(reads).toBe(0);
+    // A new window (the next day) is seeded from the store once.
+    clock.advance(24 * 3_600_000);
+    await guard.check("alice");
+    await guard.check("alice");
+    expect(reads).toBeGreaterThan(0);
+    const afterSeeding = reads;
+    for (let i = 0; i < 1000; i++) await guard.check("alice");
+    expect(reads).toBe(afterSeeding);
   });
 });
 

@@ -122,11 +122,11 @@ describe("enforcement through a real ChatOpenAI client", () => {
     await call("alice"); // warm the client up
     await monitor.flush();
 
-    const t0 = performance.now();
+    // The webhook never answers while in "hang" mode: calls that waited on it would never
+    // finish, so their completing (with nothing delivered yet) shows it is off their path.
     for (let i = 0; i < 5; i++) await call("alice");
-    const perCall = (performance.now() - t0) / 5;
     expect(server.requests).toBe(6);
-    expect(perCall).toBeLessThan(150); // a POST that hangs 300 ms per attempt is not on this path
+    expect(hook.delivered).toEqual([]);
 
     await waitFor(() => hook.attempts.length >= 2);
     expect(hook.delivered).toEqual([]);
