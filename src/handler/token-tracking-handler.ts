@@ -12,7 +12,7 @@ import type { Serialized } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import type { LLMResult } from "@langchain/core/outputs";
 import type { ChainValues } from "@langchain/core/utils/types";
-import { buildRecord, type UsageInput } from "../record/build-record.js";
+import { RECORD_ID, buildRecord, type UsageInput } from "../record/build-record.js";
 import type { OperationType, UsageRecord } from "../record/types.js";
 import type { Pricer } from "../pricing/types.js";
 import type { Logger, RecordSink } from "../writer/buffered-writer.js";
@@ -58,8 +58,6 @@ interface ModelRun {
 /** Metadata keys that are attribution or LangChain plumbing, not the application's own. */
 const PLUMBING_KEY =
   /^(ls_|langgraph_|checkpoint_|__pregel|lc_)|^(versions|user_id|userId|thread_id|threadId|conversation_id|session_id|dimensions|tenant|tenant_id|department|feature)$/;
-
-const RECORD_ID = /^[^/\\?#]{1,255}$/;
 
 /** A model call running longer than this is taken as abandoned. */
 const ABANDONED_RUN_MS = 60 * 60 * 1000;

@@ -12,7 +12,8 @@ import { ANONYMOUS_USER, type OperationType, type UsageRecord } from "./types.js
 export const MAX_TOKENS_PER_CALL = 1_000_000_000;
 /** Ids are user-supplied data; this bound keeps them storable on every backend. */
 export const MAX_ID_LENGTH = 1024;
-const RECORD_ID = /^[^/\\?#]{1,255}$/;
+/** What a record id may be on every backend (Cosmos refuses "/", "\\", "?", "#" and more than 255 characters). */
+export const RECORD_ID = /^[^/\\?#]{1,255}$/;
 const OPERATIONS: readonly OperationType[] = ["chat", "llm", "embedding"];
 
 export interface UsageInput {
