@@ -8,6 +8,8 @@ export interface ChainRun {
   parentRunId: string | undefined;
   /** `lc_agent_name`, or the name a compiled graph was given, when this chain is an agent. */
   agentName: string | undefined;
+  /** When it started (for dropping runs whose end never came). */
+  startedAtEpochMs?: number;
 }
 
 export interface AttributionDefaults {

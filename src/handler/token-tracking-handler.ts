@@ -97,6 +97,7 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
         runName,
         parentRunId,
         agentName: chainAgentName(chain, runName, metadata, parentRunId === undefined),
+        startedAtEpochMs: Date.now(),
       });
     } catch (error) {
       this.report("chain start", error);
@@ -212,14 +213,16 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
 
   /**
    * A start with no end or error ever (a budget guard refusing the call in its own start
-   * callback, a crashed stream) would stay in the map for good: runs older than
-   * `ABANDONED_RUN_MS` are dropped, oldest first (the map keeps insertion order).
+   * callback, a stream abandoned half-way) would stay in the map for good: model and chain
+   * runs older than `ABANDONED_RUN_MS` are dropped, oldest first (maps keep insertion order).
    */
   private sweepAbandonedRuns(): void {
     const cutoff = Date.now() - ABANDONED_RUN_MS;
-    for (const [runId, run] of this.runs) {
-      if (run.startedAtEpochMs >= cutoff) break;
-      this.runs.delete(runId);
+    for (const map of [this.runs, this.chains] as Array<Map<string, { startedAtEpochMs?: number }>>) {
+      for (const [runId, run] of map) {
+        if ((run.startedAtEpochMs ?? 0) >= cutoff) break;
+        map.delete(runId);
+      }
     }
   }
 

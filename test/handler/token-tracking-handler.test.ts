@@ -3,7 +3,7 @@ import { CallbackManager } from "@langchain/core/callbacks/manager";
 import { InMemoryCache } from "@langchain/core/caches";
 import type { Serialized } from "@langchain/core/load/serializable";
 import { AIMessage, HumanMessage } from "@langchain/core/messages";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ScriptedChatModel } from "../../examples/lib/scripted-chat-model.js";
 import {
   ANONYMOUS_USER,
@@ -96,6 +96,28 @@ describe("TokenTrackingCallbackHandler", () => {
     expect(handler.openRuns).toBe(0);
     expect(records).toHaveLength(100_000);
     expect(records.every((r) => r.error && r.model === "gpt-4o")).toBe(true);
+  });
+
+  it("drops runs whose end never came (a refused start, an abandoned stream) after an hour", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(new Date("2026-01-01T00:00:00Z"));
+      const { handler, records } = collectingHandler();
+      const llm: Serialized = { lc: 1, type: "not_implemented", id: ["x"] };
+      handler.handleChainStart(llm, {}, "chain-left-open", undefined, [], {}, "chain", "agent_x");
+      handler.handleChatModelStart(llm, [[new HumanMessage("x")]], "model-left-open", "chain-left-open", {}, [], {});
+      expect(handler.openRuns).toBe(2);
+      vi.setSystemTime(new Date("2026-01-01T02:00:00Z"));
+      // The sweep runs every 1,024 starts; these calls all end normally.
+      for (let i = 0; i < 1024; i++) {
+        handler.handleChatModelStart(llm, [[new HumanMessage("x")]], `r${i}`, undefined, {}, [], { ls_model_name: "gpt-4o" });
+        handler.handleLLMError(new Error("e"), `r${i}`);
+      }
+      expect(handler.openRuns).toBe(0);
+      expect(records).toHaveLength(1024);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("records once when the same instance is attached twice, and once per instance for two instances", async () => {
