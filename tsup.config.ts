@@ -2,7 +2,10 @@ import { defineConfig } from "tsup";
 
 // One ESM and one CommonJS build of the library and the CLI, with type declarations for both.
 export default defineConfig({
-  entry: { index: "src/index.ts", server: "src/server/index.ts", cli: "src/cli/main.ts" },
+  // The SQLite worker is its own entry: SqliteWorkerStore starts it from beside the bundle.
+  entry: { index: "src/index.ts", server: "src/server/index.ts", cli: "src/cli/main.ts", "sqlite-worker": "src/stores/sqlite/sqlite-worker.ts" },
+  // import.meta.url in the CommonJS build (the worker's location).
+  shims: true,
   format: ["esm", "cjs"],
   dts: true,
   sourcemap: true,

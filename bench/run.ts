@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { benchBudget } from "./budget.js";
 import { benchConcurrency } from "./concurrency.js";
 import { benchCosmos } from "./cosmos.js";
+import { benchEventLoop } from "./event-loop.js";
 import { benchHandlerOverhead } from "./handler-overhead.js";
 import { benchSqliteScale } from "./sqlite-scale.js";
 import { machine, type Row } from "./stats.js";
@@ -17,6 +18,7 @@ const sections: Array<[string, () => Promise<Row[]>]> = [
   ["concurrent agent runs", () => benchConcurrency(1000, quick ? 1 : 3)],
   ["budget check", () => benchBudget()],
   ["SQLite at scale", () => benchSqliteScale(quick ? 100_000 : 1_000_000)],
+  ["SQLite writes and the event loop", () => benchEventLoop(quick ? 50_000 : 200_000)],
   ["Cosmos (local server)", () => benchCosmos(quick ? [200, 600] : [300, 1500])],
 ];
 
@@ -67,6 +69,9 @@ ${table}
   aligned to hours, so partial hours at both ends are read from raw records) for 50 typical users and
   for the heavy user, and \`getThreadUsage\`, against a plain SQL \`GROUP BY\` over the raw table answering
   the same question.
+- **SQLite writes and the event loop**: the same kind of dataset appended in batches of 1,000 by the
+  in-process store and by the worker-thread store, with \`monitorEventLoopDelay\` running: the delay
+  any other task on the main thread (an agent's next step) would have seen.
 - **Cosmos**: the in-process \`@vercel/cosmosdb-server\` over HTTP; documents read are counted by the store.
 `,
 );

@@ -43,7 +43,7 @@ export type { Granularity } from "./query/time-buckets.js";
 
 export * from "./stores/types.js";
 export { createStore, type StoreSelection } from "./stores/create-store.js";
-export { SqliteUsageStore, type SqliteUsageStoreOptions } from "./stores/sqlite/index.js";
+export { SqliteUsageStore, SqliteWorkerStore, type SqliteUsageStoreOptions } from "./stores/sqlite/index.js";
 export { CosmosUsageStore, type CosmosUsageStoreOptions } from "./stores/cosmos/index.js";
 
 export * from "./budget/index.js";

@@ -2,7 +2,7 @@
 import { dirname, join } from "node:path";
 import { configFromEnv, type StoreKind } from "../config.js";
 import { CosmosUsageStore, type CosmosUsageStoreOptions } from "./cosmos/index.js";
-import { SqliteUsageStore } from "./sqlite/index.js";
+import { SqliteUsageStore, SqliteWorkerStore } from "./sqlite/index.js";
 import type { UsageStore } from "./types.js";
 
 export interface StoreSelection {
@@ -12,6 +12,11 @@ export interface StoreSelection {
   sqlitePath?: string;
   /** Cosmos DB options (endpoint and key default to COSMOS_* env variables). */
   cosmos?: CosmosUsageStoreOptions;
+  /**
+   * Run SQLite on a worker thread, so no write ever holds the event loop.
+   * @default env TOKEN_USAGE_SQLITE_WORKER, else false
+   */
+  sqliteWorker?: boolean;
 }
 
 export function createStore(selection: StoreSelection = {}, env: NodeJS.ProcessEnv = process.env): UsageStore {
@@ -19,11 +24,14 @@ export function createStore(selection: StoreSelection = {}, env: NodeJS.ProcessE
   const config = configFromEnv(env);
   const kind = selection.store ?? config.store;
   if (kind === "cosmos") return new CosmosUsageStore(selection.cosmos ?? {});
-  return new SqliteUsageStore({ path: selection.sqlitePath ?? config.sqlitePath });
+  const path = selection.sqlitePath ?? config.sqlitePath;
+  return (selection.sqliteWorker ?? config.sqliteWorker) ? new SqliteWorkerStore({ path }) : new SqliteUsageStore({ path });
 }
 
 /** Where the spill journal lives: beside a SQLite file, else in a per-user temp folder. */
 export function defaultSpillDir(store: UsageStore): string | undefined {
-  if (store instanceof SqliteUsageStore && store.path !== ":memory:") return join(dirname(store.path), "spill");
+  if ((store instanceof SqliteUsageStore || store instanceof SqliteWorkerStore) && store.path !== ":memory:") {
+    return join(dirname(store.path), "spill");
+  }
   return undefined;
 }

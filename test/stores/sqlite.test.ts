@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SqliteUsageStore } from "../../src/stores/sqlite/index.js";
+import { SqliteUsageStore, SqliteWorkerStore } from "../../src/stores/sqlite/index.js";
 import { aggregateInMemory } from "../../src/stores/types.js";
 import { describeUsageStoreContract } from "../contract/usage-store-contract.js";
 import { makeRecord, seededRandom } from "../contract/make-record.js";
@@ -90,5 +90,37 @@ describe("sqlite replays and crashes", () => {
     expect(sort(totals)).toEqual(sort(expected));
     expect(totals.reduce((s, r) => s + r.requests, 0)).toBe(1000);
     await store.close();
+  });
+});
+
+// The same contract through a worker thread: identical answers, errors revived with their codes.
+describeUsageStoreContract(
+  "sqlite on a worker thread",
+  async () => new SqliteWorkerStore({ path: join(dir, `store-${n++}.db`) }),
+  fileCaps,
+);
+
+describe("sqlite on a worker thread", () => {
+  it("keeps the event loop free while it writes a large batch", async () => {
+    const store = new SqliteWorkerStore({ path: join(dir, `loop-${n++}.db`) });
+    const records = Array.from({ length: 30_000 }, (_, i) =>
+      makeRecord({ id: `loop-${i}`, userId: `u${i % 997}`, threadId: `t${i % 4999}`, timestamp: new Date(Date.UTC(2030, 0, 1) + i * 1000).toISOString() }),
+    );
+    // A timer can only fire between main-thread tasks: if it fires while the append is in
+    // flight, the transaction did not hold this thread.
+    let ticks = 0;
+    let done = false;
+    const tick = () => {
+      if (done) return;
+      ticks++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const result = await store.append(records);
+    done = true;
+    expect(result).toEqual({ inserted: 30_000, duplicates: 0 });
+    expect(ticks).toBeGreaterThan(10);
+    await store.close();
+    await expect(store.append(records.slice(0, 1))).rejects.toMatchObject({ code: "ERR_CLOSED" });
   });
 });
