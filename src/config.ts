@@ -5,7 +5,7 @@
  * | --- | --- | --- |
  * | TOKEN_USAGE_STORE | `sqlite` or `cosmos` | `sqlite` |
  * | TOKEN_USAGE_DB | SQLite file | `.token-usage/usage.db` in the working directory |
- * | TOKEN_USAGE_SQLITE_WORKER | `true` runs SQLite on a worker thread | `false` |
+ * | TOKEN_USAGE_SQLITE_WORKER | `false` runs SQLite in-process instead of on a worker thread | `true` for a file, `false` for `:memory:` |
  * | TOKEN_USAGE_PRICING_FILE | JSON price overrides | none |
  * | USAGE_TRACKING_ENABLED | `false` turns recording off (handlers become no-ops) | `true` |
  * | COSMOS_ENDPOINT, COSMOS_KEY, COSMOS_DATABASE, COSMOS_CONTAINER | Cosmos DB connection | container `token_usage` |
@@ -20,7 +20,8 @@ export interface EnvConfig {
   sqlitePath: string;
   pricingFile: string | undefined;
   enabled: boolean;
-  sqliteWorker: boolean;
+  /** Undefined when not set: the store then decides (a worker for a file, in-process for `:memory:`). */
+  sqliteWorker: boolean | undefined;
 }
 
 export const DEFAULT_SQLITE_PATH = ".token-usage/usage.db";
@@ -35,7 +36,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     sqlitePath: resolve(env.TOKEN_USAGE_DB || DEFAULT_SQLITE_PATH),
     pricingFile: env.TOKEN_USAGE_PRICING_FILE || undefined,
     enabled: parseBoolean(env.USAGE_TRACKING_ENABLED, "USAGE_TRACKING_ENABLED", true),
-    sqliteWorker: parseBoolean(env.TOKEN_USAGE_SQLITE_WORKER, "TOKEN_USAGE_SQLITE_WORKER", false),
+    sqliteWorker: env.TOKEN_USAGE_SQLITE_WORKER?.trim()
+      ? parseBoolean(env.TOKEN_USAGE_SQLITE_WORKER, "TOKEN_USAGE_SQLITE_WORKER", true)
+      : undefined,
   };
 }
 

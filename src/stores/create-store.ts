@@ -13,8 +13,8 @@ export interface StoreSelection {
   /** Cosmos DB options (endpoint and key default to COSMOS_* env variables). */
   cosmos?: CosmosUsageStoreOptions;
   /**
-   * Run SQLite on a worker thread, so no write ever holds the event loop.
-   * @default env TOKEN_USAGE_SQLITE_WORKER, else false
+   * Run SQLite on a worker thread, so no write or lock wait holds the event loop.
+   * @default env TOKEN_USAGE_SQLITE_WORKER, else true for a file and false for `:memory:`
    */
   sqliteWorker?: boolean;
 }
@@ -25,7 +25,8 @@ export function createStore(selection: StoreSelection = {}, env: NodeJS.ProcessE
   const kind = selection.store ?? config.store;
   if (kind === "cosmos") return new CosmosUsageStore(selection.cosmos ?? {});
   const path = selection.sqlitePath ?? config.sqlitePath;
-  return (selection.sqliteWorker ?? config.sqliteWorker) ? new SqliteWorkerStore({ path }) : new SqliteUsageStore({ path });
+  const worker = selection.sqliteWorker ?? config.sqliteWorker ?? path !== ":memory:";
+  return worker ? new SqliteWorkerStore({ path }) : new SqliteUsageStore({ path });
 }
 
 /** Where the spill journal lives: beside a SQLite file, else in a per-user temp folder. */
