@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ScriptedChatModel } from "../../examples/lib/scripted-chat-model.js";
-import { attachTokenTracking, createTokenMonitor, SqliteWorkerStore } from "../../src/index.js";
+import { attachTokenTracking, createTokenMonitor, SqliteUsageStore, SqliteWorkerStore } from "../../src/index.js";
 
 describe("a monitor on the worker-thread SQLite store", () => {
   it("is chosen by TOKEN_USAGE_SQLITE_WORKER and tracks, queries and closes like the in-process one", async () => {
@@ -18,8 +18,18 @@ describe("a monitor on the worker-thread SQLite store", () => {
     expect(stats.totalCostNanos).toBeGreaterThan(0);
     await monitor.close();
     // Another monitor, in-process this time, reads the same file.
-    const reader = createTokenMonitor({ sqlitePath: path, env: {}, budget: false });
+    const reader = createTokenMonitor({ sqlitePath: path, env: { TOKEN_USAGE_SQLITE_WORKER: "false" }, budget: false });
+    expect(reader.store).toBeInstanceOf(SqliteUsageStore);
     expect((await reader.getUserUsage("w")).totalRequests).toBe(3);
     await reader.close();
+  });
+
+  it("is the default for a file, not for :memory:", async () => {
+    const file = createTokenMonitor({ sqlitePath: join(mkdtempSync(join(tmpdir(), "tt-default-")), "u.db"), env: {}, budget: false });
+    const memory = createTokenMonitor({ sqlitePath: ":memory:", env: {}, budget: false });
+    expect(file.store).toBeInstanceOf(SqliteWorkerStore);
+    expect(memory.store).toBeInstanceOf(SqliteUsageStore);
+    await file.close();
+    await memory.close();
   });
 });
