@@ -26,8 +26,11 @@ function headers(who: Who): Record<string, string> {
       return { "x-api-key": seeded.aliceKey };
     case "bob":
       return { authorization: `Bearer ${seeded.bobKey}` };
-    case "wrong":
-      return { "x-api-key": `${seeded.aliceKey.slice(0, -1)}A` };
+    case "wrong": {
+      // Alice's key with its last character changed (to one it surely is not).
+      const last = seeded.aliceKey.slice(-1);
+      return { "x-api-key": `${seeded.aliceKey.slice(0, -1)}${last === "A" ? "B" : "A"}` };
+    }
     default:
       return {};
   }
