@@ -1,60 +1,22 @@
 /** SQLite row <-> record: booleans as 0/1, arrays and objects as JSON text. */
-import { fromStored, toStored } from "../../record/mapping.js";
-import type { UsageRecord } from "../../record/types.js";
+import { fromStored } from "../../record/mapping.js";
+import type { StoredUsageRecord, UsageRecord } from "../../record/types.js";
 
-export interface RecordRow {
-  id: string;
-  user_id: string;
-  thread_id: string | null;
-  agent_name: string | null;
+/** A row as SQLite returns it: the stored record with 0/1 flags, JSON text and the epoch-ms `ts`. */
+export type RecordRow = Omit<
+  StoredUsageRecord,
+  "operation_type" | "priced" | "estimated" | "cached" | "error" | "tags" | "dimensions" | "request_metadata"
+> & {
   operation_type: string;
-  provider: string;
-  model: string;
-  deployment: string | null;
-  timestamp: string;
   ts: number;
-  day: string;
-  month: string;
-  input_tokens: number;
-  output_tokens: number;
-  total_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  reasoning_tokens: number;
-  input_cost: number;
-  output_cost: number;
-  total_cost: number;
-  input_cost_nanos: number;
-  output_cost_nanos: number;
-  total_cost_nanos: number;
   priced: number;
-  price_source: string | null;
   estimated: number;
   cached: number;
-  latency_ms: number | null;
   error: number;
-  error_message: string | null;
-  run_id: string | null;
-  parent_run_id: string | null;
   tags: string;
   dimensions: string;
   request_metadata: string;
-}
-
-export function recordToRow(record: UsageRecord): RecordRow {
-  const s = toStored(record);
-  return {
-    ...s,
-    ts: Date.parse(s.timestamp),
-    priced: s.priced ? 1 : 0,
-    estimated: s.estimated ? 1 : 0,
-    cached: s.cached ? 1 : 0,
-    error: s.error ? 1 : 0,
-    tags: JSON.stringify(s.tags),
-    dimensions: JSON.stringify(s.dimensions),
-    request_metadata: JSON.stringify(s.request_metadata),
-  };
-}
+};
 
 export function rowToRecord(row: RecordRow): UsageRecord {
   return fromStored({
