@@ -2,6 +2,8 @@
  * `npm run bench`: every benchmark in one run, one table, written to BENCHMARKS.md
  * with the machine it ran on. `npm run bench -- --quick` uses smaller datasets
  * (100,000 SQLite records) for a fast look; the committed table is a full run.
+ * `npm run bench -- --only <text>` runs the sections whose name contains <text> and
+ * prints their rows without touching BENCHMARKS.md (for working on one section).
  */
 import { writeFileSync } from "node:fs";
 import { benchBudget } from "./budget.js";
@@ -13,7 +15,9 @@ import { benchSqliteScale } from "./sqlite-scale.js";
 import { machine, type Row } from "./stats.js";
 
 const quick = process.argv.includes("--quick");
-const sections: Array<[string, () => Promise<Row[]>]> = [
+const onlyAt = process.argv.indexOf("--only");
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+const allSections: Array<[string, () => Promise<Row[]>]> = [
   ["handler overhead", () => benchHandlerOverhead()],
   ["concurrent agent runs", () => benchConcurrency(1000, quick ? 1 : 3)],
   ["budget check", () => benchBudget()],
@@ -21,6 +25,8 @@ const sections: Array<[string, () => Promise<Row[]>]> = [
   ["SQLite writes and the event loop", () => benchEventLoop(quick ? 50_000 : 200_000)],
   ["Cosmos (local server)", () => benchCosmos(quick ? [200, 600] : [300, 1500])],
 ];
+const sections = only ? allSections.filter(([name]) => name.includes(only)) : allSections;
+if (sections.length === 0) throw new Error(`bench: no section name contains "${only}"`);
 
 const rows: Row[] = [];
 const started = Date.now();
@@ -36,6 +42,7 @@ const table = [
 ].join("\n");
 const header = `Machine: ${machine()}. Run of ${new Date().toISOString().slice(0, 10)}${quick ? " (quick)" : ""}, ${seconds} s.`;
 console.log(`${header}\n\n${table}`);
+if (only) process.exit(0);
 
 writeFileSync(
   "BENCHMARKS.md",
