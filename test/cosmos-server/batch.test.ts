@@ -126,6 +126,30 @@ describe("transactional batch", () => {
     expect((await container.item("rollup", "u1").read()).resource).toMatchObject({ totalTokens: 12, lastRecordId: "r2" });
   });
 
+  it("with a hierarchical partition key, the batch's partition is every level of it", async () => {
+    const { container } = await server.client.database(server.local.databaseId).containers.createIfNotExists({
+      id: server.local.uniqueContainerId("hpk"),
+      partitionKey: { paths: ["/userId", "/month"], version: 2, kind: "MultiHash" as never },
+    });
+    const ok = await container.items.batch(
+      [
+        { operationType: "Create", resourceBody: { id: "a", userId: "u1", month: "2026-01" } },
+        { operationType: "Create", resourceBody: { id: "b", userId: "u1", month: "2026-01" } },
+      ],
+      ["u1", "2026-01"],
+    );
+    expect(ok.code).toBe(200);
+    const other = await container.items.batch(
+      [
+        { operationType: "Create", resourceBody: { id: "c", userId: "u1", month: "2026-01" } },
+        { operationType: "Create", resourceBody: { id: "d", userId: "u1", month: "2026-02" } },
+      ],
+      ["u1", "2026-01"],
+    );
+    expect(other.code).toBe(207);
+    expect(other.result!.map((r) => r.statusCode)).toEqual([424, 400]);
+  });
+
   it("refuses more than 100 operations as a whole (400) and takes exactly 100", async () => {
     const container = await server.container();
     const creates = (n: number) => Array.from({ length: n }, (_, i) => ({ operationType: "Create", resourceBody: { id: `d${i}`, userId: "u1" } }));

@@ -16,12 +16,11 @@
  * for a partition key (`x-ms-documentdb-partitionkey`) differ only by the filter.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { containerLog } from "./state.js";
-import { parsePartitionKey, type Doc, type RouteParams, type StockAccount } from "./stock.js";
+import { containerLog, inPartition, namedPartitionValues, partitionValuesOf } from "./state.js";
+import type { Doc, RouteParams, StockAccount } from "./stock.js";
 
 /** Page size when the request names none (the service's default page is 100 items). */
 export const DEFAULT_PAGE_SIZE = 100;
-const NO_PARTITION = Symbol("no partition");
 
 export function isChangeFeedRequest(req: IncomingMessage): boolean {
   return req.method === "GET" && req.headers["a-im"] !== undefined;
@@ -40,7 +39,7 @@ export function handleChangeFeed(account: StockAccount, req: IncomingMessage, re
     res.statusCode = 400;
     return { code: "BadRequest", message: position };
   }
-  const partition = partitionFilter(req);
+  const partition = namedPartitionValues([req.headers["x-ms-documentdb-partitionkey"]].flat()[0]);
   const pageSize = maxItemCount(req);
   const changed: Array<{ lsn: number; doc: Doc }> = [];
   for (const item of collection.documents._data.values()) {
@@ -48,7 +47,7 @@ export function handleChangeFeed(account: StockAccount, req: IncomingMessage, re
     const lsn = log.lsnOf.get(doc) ?? 0;
     if (lsn <= position.after) continue;
     if (position.since !== undefined && (doc._ts ?? 0) * 1000 < position.since) continue;
-    if (partition !== NO_PARTITION && JSON.stringify(collection.documents._getPartition(doc)) !== JSON.stringify(partition)) continue;
+    if (partition !== undefined && !inPartition(partitionValuesOf(collection, doc), partition)) continue;
     changed.push({ lsn, doc });
   }
   changed.sort((a, b) => a.lsn - b.lsn);
@@ -88,12 +87,6 @@ function startPosition(req: IncomingMessage, currentLsn: number): Position | str
     return { after: 0, since };
   }
   return { after: 0 };
-}
-
-function partitionFilter(req: IncomingMessage): unknown {
-  const header = [req.headers["x-ms-documentdb-partitionkey"]].flat()[0];
-  if (header === undefined || header === "[{}]") return NO_PARTITION;
-  return parsePartitionKey(header, undefined as unknown as string);
 }
 
 function maxItemCount(req: IncomingMessage): number {
