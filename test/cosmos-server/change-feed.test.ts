@@ -131,6 +131,20 @@ describe("change feed, whole container", () => {
   });
 });
 
+describe("change feed, by feed range", () => {
+  it("the container's feed ranges cover every change", async () => {
+    const container = await server.container();
+    await write(container, ["a"], "alice");
+    await write(container, ["b"], "bob");
+    const ranges = await container.getFeedRanges();
+    const ids: string[] = [];
+    for (const range of ranges) {
+      ids.push(...(await drain(container.items.getChangeFeedIterator<Item>({ changeFeedStartFrom: ChangeFeedStartFrom.Beginning(range) }))).ids);
+    }
+    expect(ids.sort()).toEqual(["a", "b"]);
+  });
+});
+
 describe("change feed, one partition key", () => {
   it("reads only that partition key's changes, incrementally, and resumes from its token", async () => {
     const container = await server.container();
