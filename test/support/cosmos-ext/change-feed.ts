@@ -3,7 +3,7 @@
  * what `items.getChangeFeedIterator` reads: the latest version of every document written
  * after the position asked for, in the order of the container's logical sequence number
  * (`_lsn`, one per write; see state.ts), at most `x-ms-max-item-count` per page. Deletes
- * do not appear (latest-version mode).
+ * do not appear (latest-version mode; all-versions-and-deletes mode is refused with a 400).
  *
  * Position, as the SDK sends it: no `If-None-Match` = from the beginning (or from
  * `If-Modified-Since` when given); `If-None-Match: *` = from now; `If-None-Match: "<lsn>"`
@@ -32,6 +32,10 @@ export function handleChangeFeed(account: StockAccount, req: IncomingMessage, re
   if (!container) {
     res.statusCode = 404;
     return { code: "NotFound", message: `Container ${params.collId} does not exist.` };
+  }
+  if (String(req.headers["a-im"]).toLowerCase() !== "incremental feed") {
+    res.statusCode = 400;
+    return { code: "BadRequest", message: `Only the latest-version change feed (A-IM: Incremental Feed) is served here, not ${req.headers["a-im"]}.` };
   }
   const log = containerLog(collection);
   const position = startPosition(req, log.lsn);
