@@ -17,8 +17,13 @@
  * separate requests: summed.
  *
  * Corrections for known client behaviour (each pinned by `test/providers/provider-matrix.test.ts`):
- * - a total larger than input + output means output the provider did not itemise (Gemini drops
- *   thinking tokens from `candidatesTokenCount`): output = total - input, reasoning = the gap;
+ * - Google (Gemini) only: a total larger than input + output is thinking output the provider did not
+ *   itemise (Gemini leaves `thoughtsTokenCount` out of `candidatesTokenCount`): output = total -
+ *   input, reasoning = the gap, when the gap is at most `MAX_UNITEMISED_THINKING` per request;
+ * - any other total that contradicts its parts (another provider, a gap past that bound, a total
+ *   below the parts) is not believed: input and output stay as reported, the total is their sum,
+ *   and `contradictedTotal` carries the reported total so the record can be flagged. The
+ *   difference is never billed;
  * - Gemini streaming sums `cache_read` over every chunk: divided by the number of chunks when the
  *   handler observed the stream (see `observeStreamChunk`), always clamped to the input;
  * - Anthropic streaming adds `message_start`'s provisional `output_tokens` to the final cumulative
@@ -50,7 +55,18 @@ export interface ExtractedUsage {
   found: boolean;
   /** Where the counts came from. */
   source: UsageSource;
+  /**
+   * The provider's total when it contradicted input + output and was not used (null otherwise).
+   * The handler flags such records (`request_metadata.total_tokens_mismatch`).
+   */
+  contradictedTotal: number | null;
 }
+
+/**
+ * The largest thinking gap believed for one Gemini request: no Gemini model produces more
+ * than 65,536 output tokens, thinking included (Gemini 2.5 and 3 `maxOutputTokens`).
+ */
+export const MAX_UNITEMISED_THINKING = 65_536;
 
 /**
  * What a handler saw of a streamed run through `handleLLMNewToken`, folded by `observeStreamChunk`.
@@ -85,6 +101,7 @@ const EMPTY: ExtractedUsage = Object.freeze({
   estimated: false,
   found: false,
   source: "none",
+  contradictedTotal: null,
 }) as ExtractedUsage;
 
 /**
@@ -114,18 +131,28 @@ export function observeStreamChunk(previous: StreamObservation | undefined, fiel
   return next;
 }
 
-/** Usage of one model call from its LLMResult. Never throws. */
-export function extractUsage(output: unknown, stream?: StreamObservation): ExtractedUsage {
+/**
+ * Usage of one model call from its LLMResult. `provider` is the run's `ls_provider` when known
+ * (Gemini's invoke result names no provider itself). Never throws.
+ */
+export function extractUsage(output: unknown, stream?: StreamObservation, provider?: unknown): ExtractedUsage {
   try {
-    return extract(output, stream);
+    return extract(output, stream, provider);
   } catch {
     return { ...EMPTY };
   }
 }
 
-function extract(output: unknown, stream?: StreamObservation): ExtractedUsage {
+/** `google_genai`, `google_vertexai`, `google-genai`, ...: the providers whose totals include thinking. */
+const GOOGLE = /^(google|gemini|vertex)/i;
+
+function extract(output: unknown, stream: StreamObservation | undefined, providerHint: unknown): ExtractedUsage {
   const prompts = asList(read(output, "generations")).map((p) => (Array.isArray(p) ? asList(p) : [p]));
   const llmOutput = asDict(read(output, "llmOutput"));
+  const provider = typeof providerHint === "string" ? providerHint : prompts.flat().map((g) => readPath(g, "message", "response_metadata", "model_provider")).find((p) => typeof p === "string");
+  const requests = Math.max(1, prompts.length);
+  const finish = (counts: Counts | undefined, source: UsageSource, estimated: boolean) =>
+    finishCounts(counts, source, estimated, typeof provider === "string" && GOOGLE.test(provider) ? MAX_UNITEMISED_THINKING * requests : 0);
 
   const fromMetadata = prompts.map((gens) => firstUsable(gens, (g) => fromUsageMetadata(readPath(g, "message", "usage_metadata"))));
   if (fromMetadata.some(Boolean)) {
@@ -272,15 +299,24 @@ function correctStreaming(counts: Counts, gens: unknown[], stream: StreamObserva
   return c;
 }
 
-/** Consistency rules every source goes through, then the public shape. */
-function finish(counts: Counts | undefined, source: UsageSource, estimated: boolean): ExtractedUsage {
+/**
+ * Consistency rules every source goes through, then the public shape. `maxThinkingGap` is how
+ * much unitemised output a total may add (0 for providers whose totals never hide output).
+ */
+function finishCounts(counts: Counts | undefined, source: UsageSource, estimated: boolean, maxThinkingGap: number): ExtractedUsage {
   if (!counts) return { ...EMPTY };
   let { input, output, reasoning } = counts;
   const total = counts.total;
-  if (total !== undefined && total > input + output && reasoning === 0) {
-    // Output the provider did not itemise (Gemini thinking): billed as output, it is reasoning.
-    reasoning = total - input - output;
-    output = total - input;
+  let contradictedTotal: number | null = null;
+  if (total !== undefined && total !== input + output) {
+    const gap = total - input - output;
+    if (gap > 0 && gap <= maxThinkingGap && reasoning === 0) {
+      // Output the provider did not itemise (Gemini thinking): billed as output, it is reasoning.
+      reasoning = gap;
+      output = total - input;
+    } else {
+      contradictedTotal = total;
+    }
   }
   const cacheRead = Math.min(counts.cacheRead, input);
   const cacheWrite = Math.min(counts.cacheWrite, input - cacheRead);
@@ -295,6 +331,7 @@ function finish(counts: Counts | undefined, source: UsageSource, estimated: bool
     estimated,
     found: true,
     source,
+    contradictedTotal,
   };
 }
 
