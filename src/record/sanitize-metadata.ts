@@ -5,13 +5,14 @@
  * - objects nest at most 4 levels; deeper values become "[Truncated]";
  * - cycles become "[Circular]";
  * - strings are cut at 1,024 characters, arrays at 50 items, objects at 50 keys;
- * - keys that look like secrets (api key, token, password, authorization) are dropped;
+ * - keys that look like credentials are dropped with their value, and credential-looking parts
+ *   of strings are redacted (the rule is in `redact-secrets.ts`);
  * - if the result still exceeds 8 KiB of JSON, keys are dropped from the end and `_truncated: true` is set.
  * It never throws.
  */
-export const METADATA_LIMITS = { depth: 4, stringLength: 1024, items: 50, bytes: 8192 } as const;
+import { isSecretKey, redactSecrets } from "./redact-secrets.js";
 
-const SECRET_KEY = /(api[-_]?key|secret|password|authorization|access[-_]?token|^token$)/i;
+export const METADATA_LIMITS = { depth: 4, stringLength: 1024, items: 50, bytes: 8192 } as const;
 
 export function sanitizeMetadata(input: unknown): Record<string, unknown> {
   try {
@@ -40,7 +41,7 @@ export function sanitizeMetadata(input: unknown): Record<string, unknown> {
 function clean(value: unknown, depth: number, seen: WeakSet<object>): unknown {
   if (value === null || typeof value === "boolean") return value;
   if (typeof value === "number") return Number.isFinite(value) ? value : null;
-  if (typeof value === "string") return value.length > METADATA_LIMITS.stringLength ? value.slice(0, METADATA_LIMITS.stringLength) + "…" : value;
+  if (typeof value === "string") return cleanString(value);
   if (typeof value === "bigint") return value.toString();
   if (typeof value !== "object") return undefined;
   if (seen.has(value)) return "[Circular]";
@@ -57,7 +58,7 @@ function clean(value: unknown, depth: number, seen: WeakSet<object>): unknown {
     let n = 0;
     for (const key of Object.keys(value)) {
       if (n++ >= METADATA_LIMITS.items) break;
-      if (SECRET_KEY.test(key)) continue;
+      if (isSecretKey(key)) continue;
       const v = clean((value as Record<string, unknown>)[key], depth + 1, seen);
       if (v !== undefined) out[key] = v;
     }
@@ -65,4 +66,14 @@ function clean(value: unknown, depth: number, seen: WeakSet<object>): unknown {
   } finally {
     seen.delete(value);
   }
+}
+
+/**
+ * Redacted before the cut, so a credential is never split into an unrecognisable half; the
+ * input is first bounded (twice the limit) so a huge string costs no more than a long one.
+ */
+function cleanString(value: string): string {
+  const limit = METADATA_LIMITS.stringLength;
+  const redacted = redactSecrets(value.length > 2 * limit ? value.slice(0, 2 * limit) : value);
+  return redacted.length > limit ? redacted.slice(0, limit) + "…" : redacted;
 }
