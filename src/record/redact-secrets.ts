@@ -57,6 +57,7 @@ const keyVerdicts = new Map<string, boolean>();
 
 /** True when a metadata key (or the name in a `name=value` pair) names a credential. */
 export function isSecretKey(key: string): boolean {
+  if (key.length > 256) return judgeKey(key);
   let verdict = keyVerdicts.get(key);
   if (verdict === undefined) {
     verdict = judgeKey(key);
@@ -78,13 +79,17 @@ const SECRET_FORMAT = new RegExp(
     String.raw`\bsk-[A-Za-z0-9_-]{8,}`,
     String.raw`(?<scheme>\b(?:Bearer|Basic)\s+)${SCHEME_CREDENTIAL}`,
     String.raw`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\bAIza[0-9A-Za-z_-]{30,}|\bgh[pousr]_[A-Za-z0-9]{20,}|\bxox[abprs]-[A-Za-z0-9-]{10,}`,
-    String.raw`(?<userinfo>\b[a-z][a-z0-9+.-]*://[^\s/:@]+:)[^\s/@]+(?=@)`,
+    String.raw`(?<userinfo>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,31}://[^\s/:@]+:)[^\s/@]+(?=@)`,
   ].join("|"),
   "gi",
 );
 
-/** `name=value`, `name: value`, `"name": "value"`: the value is redacted when `name` is a secret key. */
-const PAIR = /\b(?<name>[A-Za-z][A-Za-z0-9_.-]{0,63})(?<sep>"?\s*[=:]\s*"?)(?:(?:Bearer|Basic)\s+)?[^\s"';&,]+/g;
+/**
+ * `name=value`, `name: value`, `"name": "value"`: the value is redacted when `name` is a secret
+ * key. A name starts only where no name character precedes it, and the lookahead-backreference
+ * pair matches it atomically: linear time on hostile input such as `a-a-a-...`.
+ */
+const PAIR = /(?<![A-Za-z0-9_.-])(?=(?<name>[A-Za-z][A-Za-z0-9_.-]*))\k<name>(?<sep>"?\s*[=:]\s*"?)(?:(?:Bearer|Basic)\s+)?[^\s"';&,]+/g;
 
 /** The string with every credential-looking part replaced by `[REDACTED]`. Never throws. */
 export function redactSecrets(text: string): string {

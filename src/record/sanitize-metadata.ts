@@ -16,8 +16,7 @@ export const METADATA_LIMITS = { depth: 4, stringLength: 1024, items: 50, bytes:
 
 export function sanitizeMetadata(input: unknown): Record<string, unknown> {
   try {
-    const seen = new WeakSet<object>();
-    const out = clean(input, 0, seen);
+    const out = clean(input, 0, { seen: new WeakSet<object>(), chars: 0 });
     if (typeof out !== "object" || out === null || Array.isArray(out)) return {};
     const result = out as Record<string, unknown>;
     if (Buffer.byteLength(JSON.stringify(result)) <= METADATA_LIMITS.bytes) return result;
@@ -38,19 +37,35 @@ export function sanitizeMetadata(input: unknown): Record<string, unknown> {
   }
 }
 
-function clean(value: unknown, depth: number, seen: WeakSet<object>): unknown {
+/**
+ * `chars` counts the string characters kept so far. Once it passes `METADATA_LIMITS.bytes`, the
+ * JSON is over the limit and the top-level entry being cleaned, and every later one, will be
+ * dropped: their strings are not worth redacting, which bounds the work per record.
+ */
+interface Walk {
+  seen: WeakSet<object>;
+  chars: number;
+}
+
+function clean(value: unknown, depth: number, walk: Walk): unknown {
   if (value === null || typeof value === "boolean") return value;
   if (typeof value === "number") return Number.isFinite(value) ? value : null;
-  if (typeof value === "string") return cleanString(value);
+  if (typeof value === "string") {
+    if (walk.chars > METADATA_LIMITS.bytes) return "";
+    const text = cleanString(value);
+    walk.chars += text.length;
+    return text;
+  }
   if (typeof value === "bigint") return value.toString();
   if (typeof value !== "object") return undefined;
+  const seen = walk.seen;
   if (seen.has(value)) return "[Circular]";
   if (depth >= METADATA_LIMITS.depth) return "[Truncated]";
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   seen.add(value);
   try {
     if (Array.isArray(value)) {
-      return value.slice(0, METADATA_LIMITS.items).map((v) => clean(v, depth + 1, seen) ?? null);
+      return value.slice(0, METADATA_LIMITS.items).map((v) => clean(v, depth + 1, walk) ?? null);
     }
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return `[${proto?.constructor?.name ?? "Object"}]`;
@@ -59,7 +74,7 @@ function clean(value: unknown, depth: number, seen: WeakSet<object>): unknown {
     for (const key of Object.keys(value)) {
       if (n++ >= METADATA_LIMITS.items) break;
       if (isSecretKey(key)) continue;
-      const v = clean((value as Record<string, unknown>)[key], depth + 1, seen);
+      const v = clean((value as Record<string, unknown>)[key], depth + 1, walk);
       if (v !== undefined) out[key] = v;
     }
     return out;
