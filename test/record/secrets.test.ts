@@ -99,6 +99,21 @@ describe("the credentials found stored are stored no more", () => {
   });
 });
 
+describe("metadata past the 8 KiB budget", () => {
+  it("strings after the budget are dropped with their entries, never stored unredacted", () => {
+    const metadata: Record<string, unknown> = {};
+    for (let i = 0; i < 9; i++) metadata[`k${i}`] = { text: "y".repeat(1000), note: `Bearer ${SK}` };
+    metadata.last = `api_key=${SK}`;
+    const out = sanitizeMetadata(metadata);
+    expect(out._truncated).toBe(true);
+    expect(Buffer.byteLength(JSON.stringify(out))).toBeLessThanOrEqual(8192);
+    expect(Object.keys(out).length).toBeGreaterThan(3);
+    expect(out).not.toHaveProperty("last");
+    expect(JSON.stringify(out)).not.toContain(SK.slice(3));
+    expect((out.k0 as { note: string }).note).toBe("Bearer [REDACTED]");
+  });
+});
+
 describe("the documented key rule", () => {
   it.each([
     "api_key", "apiKey", "x-api-key", "private_key", "account_key", "key", "secret", "client_secret", "clientSecret", "password", "db_password",
