@@ -85,11 +85,13 @@ const SECRET_FORMAT = new RegExp(
 );
 
 /**
- * `name=value`, `name: value`, `"name": "value"`: the value is redacted when `name` is a secret
+ * `name=value`, `name: value`, `"name": "value"`, `name='value'`: the value is redacted when `name` is a secret
  * key. A name starts only where no name character precedes it, and the lookahead-backreference
  * pair matches it atomically: linear time on hostile input such as `a-a-a-...`.
  */
-const PAIR = /(?<![A-Za-z0-9_.-])(?=(?<name>[A-Za-z][A-Za-z0-9_.-]*))\k<name>(?<sep>"?\s*[=:]\s*"?)(?:(?:Bearer|Basic)\s+)?[^\s"';&,]+/g;
+const PAIR_NAME = /(?<![A-Za-z0-9_.-])(?=(?<name>[A-Za-z][A-Za-z0-9_.-]*))\k<name>(?<sep>["']?\s*[=:]\s*["']?)/g;
+/** The value after a secret name, matched where the name ends (sticky). */
+const PAIR_VALUE = /(?:(?:Bearer|Basic)\s+)?[^\s"';&,]+/y;
 
 /** The string with every credential-looking part replaced by `[REDACTED]`. Never throws. */
 export function redactSecrets(text: string): string {
@@ -99,8 +101,17 @@ export function redactSecrets(text: string): string {
     return (groups.scheme ?? groups.userinfo ?? "") + REDACTED;
   });
   if (!formatted.includes("=") && !formatted.includes(":")) return formatted;
-  return formatted.replace(PAIR, (match: string, ...args: unknown[]) => {
-    const groups = args[args.length - 1] as Record<string, string>;
-    return isSecretKey(groups.name) ? groups.name + groups.sep + REDACTED : match;
-  });
+  // Names are found first and a value is read only after a secret name, so a value is scanned
+  // again for pairs of its own ("failed: password=...") and the scan stays linear.
+  let out = "";
+  let copied = 0;
+  PAIR_NAME.lastIndex = 0;
+  for (let m = PAIR_NAME.exec(formatted); m !== null; m = PAIR_NAME.exec(formatted)) {
+    if (!isSecretKey((m.groups as { name: string }).name)) continue;
+    PAIR_VALUE.lastIndex = PAIR_NAME.lastIndex;
+    if (!PAIR_VALUE.test(formatted)) continue;
+    out += formatted.slice(copied, PAIR_NAME.lastIndex) + REDACTED;
+    copied = PAIR_NAME.lastIndex = PAIR_VALUE.lastIndex;
+  }
+  return copied === 0 ? formatted : out + formatted.slice(copied);
 }

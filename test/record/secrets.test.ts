@@ -150,6 +150,7 @@ describe("the documented value rule", () => {
     ["a SQL connection string", "Server=db;User Id=sa;Password=hunter2;", "Server=db;User Id=sa;Password=[REDACTED];"],
     ["a URL password", "postgres://bob:hunter2@db:5432/app", "postgres://bob:[REDACTED]@db:5432/app"],
     ["a JSON pair", '{"refresh_token": "rt-1f2e3d", "user": "bob"}', '{"refresh_token": "[REDACTED]", "user": "bob"}'],
+    ["a single-quoted pair", "connect failed: password='hunter2' user='bob'", "connect failed: password='[REDACTED]' user='bob'"],
     ["an AWS key id", "id AKIAIOSFODNN7EXAMPLE", "id [REDACTED]"],
     ["a GitHub token", "ghp_abcdefghijklmnopqrstuvwxyz0123456789", "[REDACTED]"],
   ])("%s is redacted", (_name, input, expected) => {
