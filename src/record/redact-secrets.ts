@@ -25,7 +25,8 @@
  * (`eyJ...`), AWS access key ids (`AKIA...`, `ASIA...`), Google API keys (`AIza...`), GitHub
  * (`ghp_...`) and Slack (`xox?-...`) tokens.
  *
- * Cost: one regular-expression pass per string; key verdicts are memoised (keys repeat).
+ * Cost: two linear scans per string of 8 characters or more (formats, then `name=value`
+ * pairs, skipped without `=` or `:`); key verdicts are memoised (keys repeat).
  */
 export const REDACTED = "[REDACTED]";
 
@@ -92,6 +93,7 @@ const SECRET_FORMAT = new RegExp(
 const PAIR_NAME = /(?<![A-Za-z0-9_.-])(?=(?<name>[A-Za-z][A-Za-z0-9_.-]*))\k<name>(?<sep>["']?\s*[=:]\s*["']?)/g;
 /** The value after a secret name, matched where the name ends (sticky). */
 const PAIR_VALUE = /(?:(?:Bearer|Basic)\s+)?[^\s"';&,]+/y;
+const SCHEME_AT = /(?:Bearer|Basic)\s/y;
 
 /** The string with every credential-looking part replaced by `[REDACTED]`. Never throws. */
 export function redactSecrets(text: string): string {
@@ -101,17 +103,25 @@ export function redactSecrets(text: string): string {
     return (groups.scheme ?? groups.userinfo ?? "") + REDACTED;
   });
   if (!formatted.includes("=") && !formatted.includes(":")) return formatted;
-  // Names are found first and a value is read only after a secret name, so a value is scanned
-  // again for pairs of its own ("failed: password=...") and the scan stays linear.
+  // Names are found first and a value is read only after a secret name; every value is then
+  // scanned for names of its own (`token= "refresh_token": "..."`), so the scan stays linear and
+  // no pair hides inside another. Overlapping values are redacted as one.
   let out = "";
   let copied = 0;
   PAIR_NAME.lastIndex = 0;
   for (let m = PAIR_NAME.exec(formatted); m !== null; m = PAIR_NAME.exec(formatted)) {
     if (!isSecretKey((m.groups as { name: string }).name)) continue;
-    PAIR_VALUE.lastIndex = PAIR_NAME.lastIndex;
+    const valueAt = PAIR_NAME.lastIndex;
+    // Inside a value already redacted, a value ends where that one does (same stop characters):
+    // not reading it again keeps `token=token=token=...` linear.
+    SCHEME_AT.lastIndex = valueAt;
+    if (valueAt < copied && !SCHEME_AT.test(formatted)) continue;
+    PAIR_VALUE.lastIndex = valueAt;
     if (!PAIR_VALUE.test(formatted)) continue;
-    out += formatted.slice(copied, PAIR_NAME.lastIndex) + REDACTED;
-    copied = PAIR_NAME.lastIndex = PAIR_VALUE.lastIndex;
+    const valueEnd = PAIR_VALUE.lastIndex;
+    if (valueAt >= copied) out += formatted.slice(copied, valueAt) + REDACTED;
+    copied = Math.max(copied, valueEnd);
+    PAIR_NAME.lastIndex = valueAt;
   }
   return copied === 0 ? formatted : out + formatted.slice(copied);
 }

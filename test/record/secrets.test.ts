@@ -5,6 +5,7 @@
  */
 import { HumanMessage } from "@langchain/core/messages";
 import { ChatOpenAI } from "@langchain/openai";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { attachTokenTracking, createTokenMonitor } from "../../src/index.js";
 import { isSecretKey, redactSecrets } from "../../src/record/redact-secrets.js";
@@ -165,5 +166,31 @@ describe("the documented value rule", () => {
     "the task-key area",
   ])("%s is left alone", (text) => {
     expect(redactSecrets(text)).toBe(text);
+  });
+});
+
+describe("redaction properties", () => {
+  /** Text made mostly of the characters the rule cares about, so the property reaches its corners. */
+  const text = fc.string({ unit: fc.constantFrom(..."aZk9=:;'\" -_./@sS", "Bearer ", "sk-", "key", "token", "eyJ", "://", "-----BEGIN A-----"), maxLength: 40 });
+  const secret = fc.oneof(
+    fc.stringMatching(/^[A-Za-z0-9]{24}$/).map((s) => ({ text: `sk-${s}`, material: s })),
+    fc.stringMatching(/^[A-Za-z0-9]{20}$/).map((s) => ({ text: `Bearer ${s}`, material: s })),
+    fc.stringMatching(/^[A-Za-z0-9]{12}$/).map((s) => ({ text: `eyJ${s}.eyJ${s}.${s}`, material: s })),
+    fc.stringMatching(/^[A-Za-z0-9]{12}$/).map((s) => ({ text: `password=${s}`, material: s })),
+    fc.stringMatching(/^[A-Za-z0-9]{12}$/).map((s) => ({ text: `"refresh_token": "${s}"`, material: s })),
+    fc.stringMatching(/^[A-Za-z0-9]{12}$/).map((s) => ({ text: `AccountName=a;AccountKey=${s}==;`, material: s })),
+  );
+
+  it("redacting twice changes nothing more (an import of an export stays exact)", () => {
+    fc.assert(fc.property(text, (t) => redactSecrets(redactSecrets(t)) === redactSecrets(t)), { numRuns: 2000 });
+  });
+
+  it("a credential between any two texts (space-separated) never survives", () => {
+    fc.assert(
+      fc.property(text, secret, text, (before, s, after) => {
+        expect(redactSecrets(`${before} ${s.text} ${after}`)).not.toContain(s.material);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
