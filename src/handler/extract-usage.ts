@@ -32,6 +32,9 @@
  * Never throws: malformed numbers (strings, NaN, negatives, fractions, > 1e9) count as absent.
  */
 import { type Dict, asCount, asDict, asList, read, readPath } from "./extract-safe.js";
+import { type Counts, maxThinkingGap, reconcileTotal } from "./total-consistency.js";
+
+export { MAX_UNITEMISED_THINKING } from "./total-consistency.js";
 
 export type UsageSource =
   | "usage_metadata"
@@ -63,12 +66,6 @@ export interface ExtractedUsage {
 }
 
 /**
- * The largest thinking gap believed for one Gemini request: no Gemini model produces more
- * than 65,536 output tokens, thinking included (Gemini 2.5 and 3 `maxOutputTokens`).
- */
-export const MAX_UNITEMISED_THINKING = 65_536;
-
-/**
  * What a handler saw of a streamed run through `handleLLMNewToken`, folded by `observeStreamChunk`.
  * It lets `extractUsage` undo the two streaming miscounts that the final LLMResult hides.
  */
@@ -80,15 +77,6 @@ export interface StreamObservation {
   chunks: number;
   /** Provisional `output_tokens` of the chunk built from Anthropic's `message_start` event. */
   anthropicStartOutputTokens?: number;
-}
-
-interface Counts {
-  input: number;
-  output: number;
-  total?: number;
-  cacheRead: number;
-  cacheWrite: number;
-  reasoning: number;
 }
 
 const EMPTY: ExtractedUsage = Object.freeze({
@@ -143,16 +131,13 @@ export function extractUsage(output: unknown, stream?: StreamObservation, provid
   }
 }
 
-/** `google_genai`, `google_vertexai`, `google-genai`, ...: the providers whose totals include thinking. */
-const GOOGLE = /^(google|gemini|vertex)/i;
-
 function extract(output: unknown, stream: StreamObservation | undefined, providerHint: unknown): ExtractedUsage {
   const prompts = asList(read(output, "generations")).map((p) => (Array.isArray(p) ? asList(p) : [p]));
   const llmOutput = asDict(read(output, "llmOutput"));
   const provider = typeof providerHint === "string" ? providerHint : prompts.flat().map((g) => readPath(g, "message", "response_metadata", "model_provider")).find((p) => typeof p === "string");
   const requests = Math.max(1, prompts.length);
   const finish = (counts: Counts | undefined, source: UsageSource, estimated: boolean) =>
-    finishCounts(counts, source, estimated, typeof provider === "string" && GOOGLE.test(provider) ? MAX_UNITEMISED_THINKING * requests : 0);
+    finishCounts(counts, source, estimated, maxThinkingGap(provider, requests));
 
   const fromMetadata = prompts.map((gens) => firstUsable(gens, (g) => fromUsageMetadata(readPath(g, "message", "usage_metadata"))));
   if (fromMetadata.some(Boolean)) {
@@ -299,35 +284,19 @@ function correctStreaming(counts: Counts, gens: unknown[], stream: StreamObserva
   return c;
 }
 
-/**
- * Consistency rules every source goes through, then the public shape. `maxThinkingGap` is how
- * much unitemised output a total may add (0 for providers whose totals never hide output).
- */
-function finishCounts(counts: Counts | undefined, source: UsageSource, estimated: boolean, maxThinkingGap: number): ExtractedUsage {
+/** Consistency rules every source goes through (see total-consistency.ts), then the public shape. */
+function finishCounts(counts: Counts | undefined, source: UsageSource, estimated: boolean, maxGap: number): ExtractedUsage {
   if (!counts) return { ...EMPTY };
-  let { input, output, reasoning } = counts;
-  const total = counts.total;
-  let contradictedTotal: number | null = null;
-  if (total !== undefined && total !== input + output) {
-    const gap = total - input - output;
-    if (gap > 0 && gap <= maxThinkingGap && reasoning === 0) {
-      // Output the provider did not itemise (Gemini thinking): billed as output, it is reasoning.
-      reasoning = gap;
-      output = total - input;
-    } else {
-      contradictedTotal = total;
-    }
-  }
+  const { input, output, reasoning, contradictedTotal } = reconcileTotal(counts, maxGap);
   const cacheRead = Math.min(counts.cacheRead, input);
   const cacheWrite = Math.min(counts.cacheWrite, input - cacheRead);
-  reasoning = Math.min(reasoning, output);
   return {
     inputTokens: input,
     outputTokens: output,
     totalTokens: input + output,
     cacheReadTokens: cacheRead,
     cacheWriteTokens: cacheWrite,
-    reasoningTokens: reasoning,
+    reasoningTokens: Math.min(reasoning, output),
     estimated,
     found: true,
     source,
