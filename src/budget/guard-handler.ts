@@ -65,8 +65,8 @@ export class BudgetGuardHandler extends BaseCallbackHandler {
         this.guard.settle(runId, null);
         return;
       }
-      const usage = extractUsage(output);
       const { model, deployment, provider } = extractModel(output, start);
+      const usage = extractUsage(output, undefined, provider);
       const cost = this.guard.pricer.price(
         {
           inputTokens: usage.inputTokens,

@@ -60,7 +60,9 @@ export const DEFAULT_THRESHOLDS: readonly number[] = [0.8, 0.95];
 export const MAX_ROLLING_HOURS = 24 * 366;
 const ID = /^[A-Za-z0-9_.:*@+-]{1,200}$/;
 const RESET_TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
-const KNOWN_KEYS = new Set(["id", "scope", "metric", "amount", "period", "timeZone", "resetTime", "thresholds", "mode", "subscription"]);
+/** Every field a budget limit may have (the REST body schema is made from it). */
+export const BUDGET_LIMIT_FIELDS = ["id", "scope", "metric", "amount", "period", "timeZone", "resetTime", "thresholds", "mode", "subscription"] as const;
+const KNOWN_KEYS = new Set<string>(BUDGET_LIMIT_FIELDS);
 
 /** Validates a limit and fills in its defaults. `path` prefixes field names (e.g. `limits[2]`). */
 export function normalizeLimit(input: unknown, path = "", defaults: { mode?: BudgetMode } = {}): BudgetLimit {

@@ -17,8 +17,13 @@
  * separate requests: summed.
  *
  * Corrections for known client behaviour (each pinned by `test/providers/provider-matrix.test.ts`):
- * - a total larger than input + output means output the provider did not itemise (Gemini drops
- *   thinking tokens from `candidatesTokenCount`): output = total - input, reasoning = the gap;
+ * - Google (Gemini) only: a total larger than input + output is thinking output the provider did not
+ *   itemise (Gemini leaves `thoughtsTokenCount` out of `candidatesTokenCount`): output = total -
+ *   input, reasoning = the gap, when the gap is at most `MAX_UNITEMISED_THINKING` per request;
+ * - any other total that contradicts its parts (another provider, a gap past that bound, a total
+ *   below the parts) is not believed: input and output stay as reported, the total is their sum,
+ *   and `contradictedTotal` carries the reported total so the record can be flagged. The
+ *   difference is never billed;
  * - Gemini streaming sums `cache_read` over every chunk: divided by the number of chunks when the
  *   handler observed the stream (see `observeStreamChunk`), always clamped to the input;
  * - Anthropic streaming adds `message_start`'s provisional `output_tokens` to the final cumulative
@@ -27,6 +32,9 @@
  * Never throws: malformed numbers (strings, NaN, negatives, fractions, > 1e9) count as absent.
  */
 import { type Dict, asCount, asDict, asList, read, readPath } from "./extract-safe.js";
+import { type Counts, maxThinkingGap, reconcileTotal } from "./total-consistency.js";
+
+export { MAX_UNITEMISED_THINKING } from "./total-consistency.js";
 
 export type UsageSource =
   | "usage_metadata"
@@ -50,6 +58,11 @@ export interface ExtractedUsage {
   found: boolean;
   /** Where the counts came from. */
   source: UsageSource;
+  /**
+   * The provider's total when it contradicted input + output and was not used (null otherwise).
+   * The handler flags such records (`request_metadata.total_tokens_mismatch`).
+   */
+  contradictedTotal: number | null;
 }
 
 /**
@@ -66,15 +79,6 @@ export interface StreamObservation {
   anthropicStartOutputTokens?: number;
 }
 
-interface Counts {
-  input: number;
-  output: number;
-  total?: number;
-  cacheRead: number;
-  cacheWrite: number;
-  reasoning: number;
-}
-
 const EMPTY: ExtractedUsage = Object.freeze({
   inputTokens: 0,
   outputTokens: 0,
@@ -85,6 +89,7 @@ const EMPTY: ExtractedUsage = Object.freeze({
   estimated: false,
   found: false,
   source: "none",
+  contradictedTotal: null,
 }) as ExtractedUsage;
 
 /**
@@ -114,18 +119,25 @@ export function observeStreamChunk(previous: StreamObservation | undefined, fiel
   return next;
 }
 
-/** Usage of one model call from its LLMResult. Never throws. */
-export function extractUsage(output: unknown, stream?: StreamObservation): ExtractedUsage {
+/**
+ * Usage of one model call from its LLMResult. `provider` is the run's `ls_provider` when known
+ * (Gemini's invoke result names no provider itself). Never throws.
+ */
+export function extractUsage(output: unknown, stream?: StreamObservation, provider?: unknown): ExtractedUsage {
   try {
-    return extract(output, stream);
+    return extract(output, stream, provider);
   } catch {
     return { ...EMPTY };
   }
 }
 
-function extract(output: unknown, stream?: StreamObservation): ExtractedUsage {
+function extract(output: unknown, stream: StreamObservation | undefined, providerHint: unknown): ExtractedUsage {
   const prompts = asList(read(output, "generations")).map((p) => (Array.isArray(p) ? asList(p) : [p]));
   const llmOutput = asDict(read(output, "llmOutput"));
+  const provider = typeof providerHint === "string" ? providerHint : prompts.flat().map((g) => readPath(g, "message", "response_metadata", "model_provider")).find((p) => typeof p === "string");
+  const requests = Math.max(1, prompts.length);
+  const finish = (counts: Counts | undefined, source: UsageSource, estimated: boolean) =>
+    finishCounts(counts, source, estimated, maxThinkingGap(provider, requests));
 
   const fromMetadata = prompts.map((gens) => firstUsable(gens, (g) => fromUsageMetadata(readPath(g, "message", "usage_metadata"))));
   if (fromMetadata.some(Boolean)) {
@@ -272,29 +284,23 @@ function correctStreaming(counts: Counts, gens: unknown[], stream: StreamObserva
   return c;
 }
 
-/** Consistency rules every source goes through, then the public shape. */
-function finish(counts: Counts | undefined, source: UsageSource, estimated: boolean): ExtractedUsage {
+/** Consistency rules every source goes through (see total-consistency.ts), then the public shape. */
+function finishCounts(counts: Counts | undefined, source: UsageSource, estimated: boolean, maxGap: number): ExtractedUsage {
   if (!counts) return { ...EMPTY };
-  let { input, output, reasoning } = counts;
-  const total = counts.total;
-  if (total !== undefined && total > input + output && reasoning === 0) {
-    // Output the provider did not itemise (Gemini thinking): billed as output, it is reasoning.
-    reasoning = total - input - output;
-    output = total - input;
-  }
+  const { input, output, reasoning, contradictedTotal } = reconcileTotal(counts, maxGap);
   const cacheRead = Math.min(counts.cacheRead, input);
   const cacheWrite = Math.min(counts.cacheWrite, input - cacheRead);
-  reasoning = Math.min(reasoning, output);
   return {
     inputTokens: input,
     outputTokens: output,
     totalTokens: input + output,
     cacheReadTokens: cacheRead,
     cacheWriteTokens: cacheWrite,
-    reasoningTokens: reasoning,
+    reasoningTokens: Math.min(reasoning, output),
     estimated,
     found: true,
     source,
+    contradictedTotal,
   };
 }
 

@@ -146,7 +146,7 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
     try {
       // Usage is read now: on a later cache hit LangChain zeroes the usage of these very
       // objects. The model name is not touched, so reading it waits for the background.
-      const usage = extractUsage(output, run.stream);
+      const usage = extractUsage(output, run.stream, run.metadata?.ls_provider);
       const cached = extraParams?.cached === true;
       this.finish(runId, run, endedAt, (r) => this.successRecord(runId, r, usage, extractModel(output, this.modelStart(r)), cached));
     } catch (error) {
@@ -245,6 +245,11 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
     const metadata = this.requestMetadata(run);
     if (cached && usage.found && usage.totalTokens > 0) metadata.cache_hit_usage = { input: usage.inputTokens, output: usage.outputTokens };
     if (!usage.found && !cached) metadata.usage_missing = true;
+    // The provider's total contradicted its own parts: the parts are recorded and billed, the
+    // total is kept here for the audit (see extract-usage.ts).
+    if (usage.contradictedTotal !== null && !cached) {
+      metadata.total_tokens_mismatch = { reported_total: usage.contradictedTotal, input: usage.inputTokens, output: usage.outputTokens };
+    }
     return this.record(runId, run, {
       provider: found.provider ?? "unknown",
       model: found.model ?? "unknown",

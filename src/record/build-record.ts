@@ -5,6 +5,7 @@
 import { v4 as uuidv4 } from "uuid";
 import { ValidationError } from "../errors.js";
 import type { Pricer } from "../pricing/types.js";
+import { redactSecrets } from "./redact-secrets.js";
 import { sanitizeMetadata } from "./sanitize-metadata.js";
 import { ANONYMOUS_USER, type OperationType, type UsageRecord } from "./types.js";
 
@@ -110,7 +111,8 @@ export function buildRecord(input: UsageInput, pricer: Pricer): UsageRecord {
     cached,
     latencyMs: latency(input.latencyMs),
     error,
-    errorMessage: error ? (optionalString(input.errorMessage, "errorMessage", 4096, true) ?? "unknown error") : null,
+    // Provider errors echo request headers ("Bearer sk-..."): credentials are never stored.
+    errorMessage: error ? redactSecrets(optionalString(input.errorMessage, "errorMessage", 4096, true) ?? "unknown error") : null,
     runId: optionalString(input.runId, "runId"),
     parentRunId: optionalString(input.parentRunId, "parentRunId"),
     tags: stringList(input.tags, "tags"),
@@ -169,7 +171,7 @@ function isoTimestamp(value: unknown): string {
 function stringList(value: unknown, field: string): string[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw new ValidationError(field, `must be an array of strings, got ${describe(value)}`);
-  return value.filter((v): v is string => typeof v === "string").slice(0, 50).map((v) => v.slice(0, 256));
+  return value.filter((v): v is string => typeof v === "string").slice(0, 50).map((v) => redactSecrets(v.slice(0, 512)).slice(0, 256));
 }
 
 const DIMENSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -186,7 +188,7 @@ function dimensionMap(value: unknown): Record<string, string> {
     if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
       throw new ValidationError(`dimensions.${key}`, `must be a string, got ${describe(v)}`);
     }
-    out[key] = String(v).slice(0, 256);
+    out[key] = redactSecrets(String(v).slice(0, 512)).slice(0, 256);
   }
   return out;
 }

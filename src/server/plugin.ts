@@ -8,6 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { ValidationError } from "../errors.js";
 import { registerAuthentication } from "./auth/authenticate.js";
 import { handleError } from "./http-errors.js";
+import { registerStrictParams } from "./strict-params.js";
 import { breakdownRoutes } from "./routes/breakdown-routes.js";
 import { budgetRoutes } from "./routes/budget-routes.js";
 import { dashboardRoutes } from "./routes/dashboard-routes.js";
@@ -43,6 +44,7 @@ export async function tokenUsagePlugin(app: FastifyInstance, options: TokenUsage
   const adminKey = resolveAdminKey(options.adminKey, options.env);
   app.setErrorHandler(handleError);
   registerAuthentication(app, options.monitor.store, adminKey);
+  registerStrictParams(app);
   await app.register(healthRoutes(options.monitor));
   if (options.dashboard !== false) await app.register(dashboardRoutes);
   await app.register(usageRoutes(options.monitor), { prefix: "/token-usage" });

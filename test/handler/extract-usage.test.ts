@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   type ExtractedUsage,
+  MAX_UNITEMISED_THINKING,
   extractUsage,
   isLangChainCacheHit,
   observeStreamChunk,
@@ -18,6 +19,11 @@ function expectTruth(usage: ExtractedUsage, t: ProviderFixture["truth"]): void {
     reasoningTokens: t.reasoning,
     found: true,
   });
+}
+
+/** The run's `ls_provider`, which the handler passes on (Gemini's invoke result names no provider). */
+function lsProvider(f: ProviderFixture): unknown {
+  return (f.start as any)?.metadata?.ls_provider;
 }
 
 function firstMessage(f: ProviderFixture): any {
@@ -44,8 +50,9 @@ describe("extractUsage on captured provider fixtures", () => {
   for (const name of FIXTURE_NAMES) {
     it(`${name}: gives exactly the usage the server reported`, () => {
       const f = loadFixture(name);
-      const usage = extractUsage(f.end.output, f.streamObservation);
+      const usage = extractUsage(f.end.output, f.streamObservation, lsProvider(f));
       expectTruth(usage, f.truth);
+      expect(usage.contradictedTotal).toBeNull();
       expect(usage.estimated).toBe(false);
       expect(usage.source).toBe("usage_metadata");
     });
@@ -83,9 +90,10 @@ describe("extractUsage on captured provider fixtures", () => {
     const f = loadFixture("gemini.invoke");
     const um = firstMessage(f).usage_metadata;
     expect(um.output_tokens + um.input_tokens).toBeLessThan(um.total_tokens);
-    const usage = extractUsage(f.end.output);
+    const usage = extractUsage(f.end.output, undefined, lsProvider(f));
     expect(usage.outputTokens).toBe(f.truth.output);
     expect(usage.reasoningTokens).toBe(f.truth.reasoning);
+    expect(usage.contradictedTotal).toBeNull();
   });
 
   it("Gemini streaming: the cache count summed per chunk is divided back, else clamped to input", () => {
@@ -203,8 +211,9 @@ describe("extractUsage never throws and never produces a corrupt count", () => {
     expect(usage).toMatchObject({ cacheReadTokens: 10, cacheWriteTokens: 0, reasoningTokens: 5 });
   });
 
-  it("a total below input + output is replaced by the sum", () => {
-    expect(extractUsage(um({ input_tokens: 10, output_tokens: 5, total_tokens: 3 })).totalTokens).toBe(15);
+  it("a total below input + output is replaced by the sum, and reported as contradicted", () => {
+    const usage = extractUsage(um({ input_tokens: 10, output_tokens: 5, total_tokens: 3 }));
+    expect(usage).toMatchObject({ totalTokens: 15, contradictedTotal: 3 });
   });
 
   it("hostile inputs: cycles, throwing getters and proxies, wrong types", () => {
@@ -276,5 +285,48 @@ describe("isLangChainCacheHit", () => {
     for (const v of [undefined, null, {}, { cached: "true" }, { cached: 1 }, "cached", new Proxy({}, { get() { throw new Error("x"); } })]) {
       expect(isLangChainCacheHit(v)).toBe(false);
     }
+  });
+});
+
+describe("an inflated total (input 10, output 5, total 999,999,999) is never billed", () => {
+  const INFLATED = 999_999_999;
+  const message = (provider: string | undefined, usage: Record<string, unknown>, raw?: Record<string, unknown>) => ({
+    generations: [[{ text: "", message: { usage_metadata: usage, response_metadata: { ...(provider ? { model_provider: provider } : {}), ...(raw ? { usage: raw } : {}) } } }]],
+  });
+  const metadata = { input_tokens: 10, output_tokens: 5, total_tokens: INFLATED };
+  const shapes: Array<[string, unknown, string | undefined]> = [
+    ["OpenAI usage_metadata", message("openai", metadata), "openai"],
+    ["OpenAI raw usage", { generations: [[{ text: "" }]], llmOutput: { usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: INFLATED } } }, "openai"],
+    ["OpenAI llmOutput.tokenUsage", { generations: [[{ text: "" }]], llmOutput: { tokenUsage: { promptTokens: 10, completionTokens: 5, totalTokens: INFLATED } } }, "openai"],
+    ["OpenAI Responses raw usage", { generations: [[{ text: "", message: { response_metadata: { usage: { input_tokens: 10, output_tokens: 5, total_tokens: INFLATED } } } }]] }, "openai"],
+    ["Anthropic usage_metadata", message("anthropic", metadata), "anthropic"],
+    ["Bedrock usage_metadata", message("bedrock-converse", metadata), "bedrock"],
+    ["Bedrock raw usage", { generations: [[{ text: "" }]], llmOutput: { usage: { inputTokens: 10, outputTokens: 5, totalTokens: INFLATED } } }, "bedrock"],
+    ["Gemini usage_metadata (past the thinking bound)", message("google-genai", metadata), "google_genai"],
+    ["Gemini llmOutput.tokenUsage (past the thinking bound)", { generations: [[{ text: "" }]], llmOutput: { tokenUsage: { promptTokens: 10, completionTokens: 5, totalTokens: INFLATED } } }, "google_genai"],
+    ["no provider known", message(undefined, metadata), undefined],
+  ];
+  for (const [name, output, provider] of shapes) {
+    it(`${name}: input and output as reported, the total contradicted`, () => {
+      const usage = extractUsage(output, undefined, provider);
+      expect(usage).toMatchObject({ found: true, inputTokens: 10, outputTokens: 5, totalTokens: 15, reasoningTokens: 0, contradictedTotal: INFLATED });
+      expectSane(usage);
+    });
+  }
+
+  it("Gemini: a thinking gap within the bound is output and reasoning; one token past it is not", () => {
+    const within = extractUsage(message("google-genai", { input_tokens: 10, output_tokens: 5, total_tokens: 15 + MAX_UNITEMISED_THINKING }));
+    expect(within).toMatchObject({ outputTokens: 5 + MAX_UNITEMISED_THINKING, reasoningTokens: MAX_UNITEMISED_THINKING, contradictedTotal: null });
+    const past = extractUsage(message("google-genai", { input_tokens: 10, output_tokens: 5, total_tokens: 16 + MAX_UNITEMISED_THINKING }));
+    expect(past).toMatchObject({ outputTokens: 5, reasoningTokens: 0, contradictedTotal: 16 + MAX_UNITEMISED_THINKING });
+  });
+
+  it("the thinking correction is Google's only: the same gap from OpenAI is not output", () => {
+    const gap = { input_tokens: 1500, output_tokens: 120, total_tokens: 1920 };
+    expect(extractUsage(message("google-genai", gap))).toMatchObject({ outputTokens: 420, reasoningTokens: 300 });
+    expect(extractUsage(message("openai", gap))).toMatchObject({ outputTokens: 120, reasoningTokens: 0, contradictedTotal: 1920 });
+    // The ls_provider hint decides when the result itself names no provider.
+    expect(extractUsage(message(undefined, gap), undefined, "google_genai")).toMatchObject({ outputTokens: 420 });
+    expect(extractUsage(message(undefined, gap), undefined, "openai")).toMatchObject({ outputTokens: 120 });
   });
 });

@@ -37,7 +37,8 @@ describe("provider matrix: real clients against fake servers", () => {
       expect(result.requests).toBe(1);
       expect(result.handler.errors).toEqual([]);
       expect(result.end).toBeDefined();
-      const usage = extractUsage(result.end!.output, observe(result));
+      // As the handler does: the run's ls_provider decides whether a thinking gap is output.
+      const usage = extractUsage(result.end!.output, observe(result), result.start?.metadata?.ls_provider);
       const t = scenario.usage;
       expect(usage).toMatchObject({
         inputTokens: t.input,
@@ -49,6 +50,7 @@ describe("provider matrix: real clients against fake servers", () => {
         estimated: false,
         found: true,
         source: "usage_metadata",
+        contradictedTotal: null,
       });
       const start = result.start!;
       const model = extractModel(result.end!.output, {

@@ -7,6 +7,7 @@ import { open, readFile, stat } from "node:fs/promises";
 import { parse } from "csv-parse";
 import { createInterface } from "node:readline";
 import { ValidationError } from "../../errors.js";
+import { unescapeCsvRow } from "../../server/csv/formula-escape.js";
 
 export type FileFormat = "csv" | "json";
 
@@ -29,7 +30,7 @@ export async function fileSize(file: string): Promise<number> {
 export async function* readRows(file: string, format: FileFormat): AsyncGenerator<Record<string, unknown>> {
   if (format === "csv") {
     const parser = createReadStream(file).pipe(parse({ columns: true, bom: true, skip_empty_lines: true, trim: false }));
-    for await (const row of parser) yield row as Record<string, unknown>;
+    for await (const row of parser) yield unescapeCsvRow(row as Record<string, unknown>);
     return;
   }
   const head = (await readHead(file)).trimStart();

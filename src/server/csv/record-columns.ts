@@ -1,9 +1,11 @@
 /**
  * The export format: one row per record, the persisted snake_case fields
  * (the `token_usage` schema) in a fixed order. CSV cells are strings: null is
- * empty, booleans are `true`/`false`, lists and maps are JSON. The CLI's import
- * reads this format back exactly.
+ * empty, booleans are `true`/`false`, lists and maps are JSON, text that a
+ * spreadsheet would run as a formula is escaped (`formula-escape.ts`). The CLI's
+ * import reads this format back exactly.
  */
+import { escapeCsvText } from "./formula-escape.js";
 import { toStored } from "../../record/mapping.js";
 import type { StoredUsageRecord, UsageRecord } from "../../record/types.js";
 
@@ -63,5 +65,6 @@ function cell(value: unknown): string {
   if (value === null || value === undefined) return "";
   if (typeof value === "boolean") return value ? "true" : "false";
   if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
+  if (typeof value === "number") return String(value);
+  return escapeCsvText(String(value));
 }

@@ -3,6 +3,7 @@
  * was given to `buildApp` (501 otherwise). Managing limits needs the admin key.
  */
 import type { FastifyInstance } from "fastify";
+import { BUDGET_LIMIT_FIELDS } from "../../budget/limits.js";
 import { requireAdmin, scopedUser } from "../auth/authenticate.js";
 import { HttpError, notFound } from "../http-errors.js";
 import { idString, security } from "../schemas.js";
@@ -32,7 +33,8 @@ export function budgetRoutes(budget: BudgetApi | undefined) {
           tags: ["budgets"],
           summary: "Creates or replaces a budget limit (admin key only)",
           params: limitIdParams,
-          body: { type: "object", maxProperties: 32, additionalProperties: true },
+          // Field names only: the budget guard checks what each field means and names it.
+          body: { type: "object", properties: Object.fromEntries(BUDGET_LIMIT_FIELDS.map((f) => [f, {}])), additionalProperties: false },
           security,
         },
       },

@@ -28,7 +28,7 @@ export function toBedrockUsage(u: FakeUsage) {
   return {
     inputTokens: u.input - u.cacheRead - u.cacheWrite,
     outputTokens: u.output,
-    totalTokens: u.input + u.output,
+    totalTokens: u.reportedTotal ?? u.input + u.output,
     cacheReadInputTokens: u.cacheRead,
     cacheWriteInputTokens: u.cacheWrite,
   };

@@ -30,7 +30,7 @@ export function toGeminiUsage(u: FakeUsage, fraction = 1) {
   return {
     promptTokenCount: u.input,
     candidatesTokenCount: candidates,
-    totalTokenCount: u.input + candidates + thoughts,
+    totalTokenCount: u.reportedTotal ?? u.input + candidates + thoughts,
     ...(u.cacheRead > 0 ? { cachedContentTokenCount: u.cacheRead } : {}),
     ...(thoughts > 0 ? { thoughtsTokenCount: thoughts } : {}),
     promptTokensDetails: [{ modality: "TEXT", tokenCount: u.input }],

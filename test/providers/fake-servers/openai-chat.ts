@@ -50,7 +50,7 @@ export function toOpenAIUsage(u: FakeUsage): OpenAIUsageJson {
   return {
     prompt_tokens: u.input,
     completion_tokens: u.output,
-    total_tokens: u.input + u.output,
+    total_tokens: u.reportedTotal ?? u.input + u.output,
     prompt_tokens_details: { cached_tokens: u.cacheRead, audio_tokens: 0 },
     completion_tokens_details: { reasoning_tokens: u.reasoning, audio_tokens: 0 },
   };

@@ -26,7 +26,7 @@ export function toResponsesUsage(u: FakeUsage) {
     input_tokens_details: { cached_tokens: u.cacheRead },
     output_tokens: u.output,
     output_tokens_details: { reasoning_tokens: u.reasoning },
-    total_tokens: u.input + u.output,
+    total_tokens: u.reportedTotal ?? u.input + u.output,
   };
 }
 

@@ -20,6 +20,8 @@ export interface FakeUsage {
   cacheRead: number;
   cacheWrite: number;
   reasoning: number;
+  /** A total to report instead of the true one (a provider contradicting itself). */
+  reportedTotal?: number;
 }
 
 export const DEFAULT_USAGE: FakeUsage = {
