@@ -23,9 +23,14 @@ export function cliEnv(db: string, extra: Record<string, string> = {}): NodeJS.P
   return env;
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+export function runCli(args: string[], env: NodeJS.ProcessEnv, options: { cwd?: string } = {}): Promise<CliResult> {
+  return runNode(["--import", "tsx", MAIN, ...args], env, options);
+}
+
+/** Runs `node <argv>` (the sources through tsx, or a built bin) and collects its output. */
+export function runNode(argv: string[], env: NodeJS.ProcessEnv, options: { cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", MAIN, ...args], { env, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, argv, { env, timeout: 30_000, cwd: options.cwd }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
       resolve({ code, stdout, stderr: stripNodeNoise(stderr) });
     });
