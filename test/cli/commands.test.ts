@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTokenMonitor } from "../../src/monitor/token-monitor.js";
-import { cliEnv, runCli, spawnCli, tempDir } from "./run-cli.js";
+import { cliEnv, problemLines, runCli, spawnCli, tempDir } from "./run-cli.js";
 
 let env: NodeJS.ProcessEnv;
 let db: string;
@@ -63,7 +63,7 @@ describe("demo and summary", () => {
     expect(res.stdout).toContain("gpt-4o-mini");
     expect(res.stdout).toContain("researcher");
     expect(res.stdout).not.toContain("\u001b[");
-    expect(res.stderr).toBe("");
+    expect(res.stderr).toBe(`database: ${db}\n`);
   });
 
   it("status --json gives today's and this month's usage", async () => {
@@ -81,7 +81,7 @@ describe("maintenance", () => {
     const res = await runCli(["reprice", "--json"], env);
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout)).toEqual({ processed: 84, changed: 0 });
-    expect(res.stderr).toBe("");
+    expect(res.stderr).toBe(`database: ${db}\n`);
   });
 
   it("rebuild-rollups keeps every total", async () => {
@@ -125,7 +125,7 @@ describe("API keys", () => {
     expect((await runCli(["keys", "revoke", keyId], env)).code).toBe(0);
     const again = await runCli(["keys", "revoke", keyId], env);
     expect(again.code).toBe(2);
-    expect(again.stderr.trim().split("\n")).toHaveLength(1);
+    expect(problemLines(again.stderr)).toHaveLength(1);
     expect((await runCli(["keys", "list", "--json"], env)).stdout.trim()).toBe("[]");
   });
 
@@ -153,7 +153,7 @@ describe("exit codes and messages", () => {
       expect(res.code).toBe(2);
       expect(res.stdout).toBe("");
       expect(res.stderr.trim().length).toBeGreaterThan(0);
-      expect(res.stderr.trim().split("\n").filter((l) => !l.startsWith("(run with")).length).toBe(1);
+      expect(problemLines(res.stderr).filter((l) => !l.startsWith("(run with")).length).toBe(1);
     });
   }
 
@@ -163,7 +163,7 @@ describe("exit codes and messages", () => {
     writeFileSync(file, "x");
     const res = await runCli(["--db", join(file, "usage.db"), "summary"], env);
     expect(res.code).toBe(1);
-    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(problemLines(res.stderr)).toHaveLength(1);
   });
 
   it("set-limit, status and remove-limit go through the budget guard and its store", async () => {

@@ -40,7 +40,8 @@ export class SqliteWorkerStore implements UsageStore {
     this.worker = script.pathname.endsWith(".ts")
       ? // From the TypeScript sources (tests, tsx) the worker registers tsx's loader first.
         new Worker(
-          `import("tsx/esm/api").then((tsx) => tsx.register()).then(() => import(${JSON.stringify(script.href)}))`,
+          // tsx is resolved from here, not from the working directory the eval'd worker would use.
+          `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(script.href)}))`,
           { eval: true, workerData: options },
         )
       : new Worker(script, { workerData: options });
