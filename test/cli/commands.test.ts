@@ -66,6 +66,30 @@ describe("demo and summary", () => {
     expect(res.stderr).toBe(`database: ${db}\n`);
   });
 
+  it("summary has a per-user table whose rows match the library's per-user totals", async () => {
+    const res = await runCli(["summary", "--days", "30"], env);
+    const users = await library((m) => m.getTopUsers({ days: 30 }));
+    expect(users).toHaveLength(3);
+    const userTable = res.stdout.slice(res.stdout.indexOf("│ User "));
+    for (const u of users) {
+      expect(userTable).toMatch(new RegExp(`│ ${u.key!.replace(".", "\\.")}\\s+│\\s+${u.totalRequests} │\\s+${u.totalTokens.toLocaleString("en-US")} │`));
+    }
+    const json = JSON.parse((await runCli(["summary", "--days", "30", "--json"], env)).stdout);
+    expect(json.byUser.map((u: { userId: string; costNanos: number }) => [u.userId, u.costNanos])).toEqual(users.map((u) => [u.key, u.totalCostNanos]));
+    expect(json.byUser.reduce((n: number, u: { requests: number }) => n + u.requests, 0)).toBe(84);
+  });
+
+  it("summary's header is in --time-zone, with the offset at each end", async () => {
+    const range = ["--start", "2026-03-01T00:00:00Z", "--end", "2026-04-01T00:00:00Z"];
+    const berlin = await runCli(["summary", ...range, "--time-zone", "Europe/Berlin"], env);
+    expect(berlin.code).toBe(0);
+    expect(berlin.stdout.split("\n")[0]).toBe("Usage from 2026-03-01 01:00 GMT+1 to 2026-04-01 02:00 GMT+2 (Europe/Berlin)");
+    const utc = await runCli(["summary", ...range], env);
+    expect(utc.stdout.split("\n")[0]).toBe("Usage from 2026-03-01 00:00 UTC to 2026-04-01 00:00 UTC (UTC)");
+    const kolkata = await runCli(["summary", ...range, "--time-zone", "Asia/Kolkata", "--json"], env);
+    expect(JSON.parse(kolkata.stdout).range).toEqual({ start: "2026-03-01T00:00:00.000Z", end: "2026-04-01T00:00:00.000Z", timeZone: "Asia/Kolkata" });
+  });
+
   it("status --json gives today's and this month's usage", async () => {
     const res = await runCli(["status", "--json"], env);
     expect(res.code).toBe(0);
