@@ -129,18 +129,18 @@ describe("import from other tools", () => {
 
   it("a bad row is a usage error naming the row and field", async () => {
     const file = join(dir, "bad.csv");
-    writeFileSync(file, "provider,model,input_tokens,output_tokens\nopenai,gpt-4o,10,5\nopenai,gpt-4o,ten,5\n");
+    writeFileSync(file, "time,provider,model,prompt_tokens,output_tokens\n2026-01-01T00:00:00Z,openai,gpt-4o,10,5\n2026-01-01T00:00:01Z,openai,gpt-4o,ten,5\n");
     const res = await runCli(["import", file], cliEnv(join(dir, "bad.db")));
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/rows\[1\]\.inputTokens/);
+    expect(res.stderr).toMatch(/rows\[1\]\.prompt_tokens: must be a non-negative integer, got "ten"/);
     expect(res.stderr).toMatch(/line 3/);
     expect(problemLines(res.stderr)).toHaveLength(1);
   });
 
-  it("a missing file is a runtime error", async () => {
+  it("a missing file is bad input: one line, exit 2, no database opened", async () => {
     const res = await runCli(["import", join(dir, "nope.csv")], cliEnv(join(dir, "x.db")));
-    expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/ENOENT|no such file/);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(`token-usage: file: cannot read ${join(dir, "nope.csv")}: no such file (ENOENT)\n`);
   });
 });
 
