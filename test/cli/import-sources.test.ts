@@ -242,6 +242,10 @@ describe("JSON shapes", () => {
       expect(res.code, name).toBe(0);
       expect(res.body, name).toMatchObject({ format: "json", rows: count, inserted: count });
     }
+    // No extension and a UTF-8 byte order mark (as Windows tools write): still JSON.
+    const bom = join(dir, "usage-export");
+    writeFileSync(bom, `\uFEFF${JSON.stringify(row(7), null, 2)}`);
+    expect((await importInto(target(), [bom])).body).toMatchObject({ format: "json", rows: 1, inserted: 1 });
   });
 });
 

@@ -12,7 +12,8 @@ import { ValidationError } from "../../errors.js";
 import type { SourceRow } from "./read-records.js";
 
 export async function* readJsonRows(file: string): AsyncGenerator<SourceRow> {
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  const input = createReadStream(file);
+  const lines = createInterface({ input, crlfDelay: Infinity });
   let lineNo = 0;
   let index = 0;
   let whole = false;
@@ -29,6 +30,7 @@ export async function* readJsonRows(file: string): AsyncGenerator<SourceRow> {
     yield { row: objectRow(parsed, index++), where: `line ${lineNo}` };
   }
   lines.close();
+  input.destroy();
   if (!whole) return;
   let parsed: unknown;
   try {

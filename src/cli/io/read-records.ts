@@ -38,7 +38,8 @@ export async function detectImportFormat(file: string, requested?: string, sqlit
   if (/\.(json|jsonl|ndjson)$/i.test(file)) return "json";
   const head = await readHead(file);
   if (sqlite && head.startsWith(SQLITE_MAGIC)) return "sqlite";
-  const first = head.replace(/^\uFEFF/, "").trimStart()[0];
+  // Read as latin1 (the SQLite magic is binary): a UTF-8 byte order mark is these three characters.
+  const first = head.replace(/^\xEF\xBB\xBF/, "").trimStart()[0];
   return first === "[" || first === "{" ? "json" : "csv";
 }
 
