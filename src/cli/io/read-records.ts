@@ -71,7 +71,11 @@ export function readRows(file: string, format: ImportFormat, options: { table?: 
   return readSqliteRows(file, options.table);
 }
 
-/** Rows of a CSV file with a header row; a malformed line is a `ValidationError` naming it. */
+/**
+ * Rows of a CSV file with a header row; a malformed line is a `ValidationError` naming
+ * it. Every CSV row passes through the one `yield` below: the place for any cell
+ * transformation that undoes what `export` did to a cell.
+ */
 async function* readCsvRows(file: string): AsyncGenerator<SourceRow> {
   const parser = createReadStream(file).pipe(parse({ columns: true, bom: true, skip_empty_lines: true, trim: false, info: true }));
   try {
