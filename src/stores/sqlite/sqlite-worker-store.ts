@@ -6,6 +6,10 @@
  * `SqliteUsageStore` runs there). Opt in with `createTokenMonitor({ sqliteWorker: true })`
  * or `TOKEN_USAGE_SQLITE_WORKER=true`.
  */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { ClosedError, StoreError, TokenTrackingError, ValidationError } from "../../errors.js";
 import type { UsageRecord } from "../../record/types.js";
@@ -40,7 +44,8 @@ export class SqliteWorkerStore implements UsageStore {
     this.worker = script.pathname.endsWith(".ts")
       ? // From the TypeScript sources (tests, tsx) the worker registers tsx's loader first.
         new Worker(
-          `import("tsx/esm/api").then((tsx) => tsx.register()).then(() => import(${JSON.stringify(script.href)}))`,
+          // tsx is resolved from here, not from the working directory the eval'd worker would use.
+          `import(${JSON.stringify(tsxApiUrl())}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(script.href)}))`,
           { eval: true, workerData: options },
         )
       : new Worker(script, { workerData: options });
@@ -137,4 +142,15 @@ function workerScript(): URL {
   const here = new URL(import.meta.url);
   const ext = here.pathname.endsWith(".ts") ? ".ts" : here.pathname.endsWith(".cjs") ? ".cjs" : ".js";
   return new URL(`./sqlite-worker${ext}`, here);
+}
+
+/**
+ * tsx's register API (its ESM entry, from its package.json exports) as a file URL
+ * resolved from this module, so the sources run from any working directory: an
+ * eval'd worker would resolve a bare name from the cwd.
+ */
+function tsxApiUrl(): string {
+  const manifest = createRequire(import.meta.url).resolve("tsx/package.json");
+  const exports = (JSON.parse(readFileSync(manifest, "utf8")) as { exports: Record<string, { import: { default: string } }> }).exports;
+  return pathToFileURL(join(dirname(manifest), exports["./esm/api"].import.default)).href;
 }
