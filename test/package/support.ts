@@ -48,19 +48,20 @@ export async function packProject(dir: string): Promise<string> {
 }
 
 /**
- * A fresh project with the tarball installed, plus TypeScript and Node's types for the
- * strict-consumer check (the versions this project uses). Install scripts are skipped:
+ * A fresh project with the tarball installed, and with `typescript`, TypeScript and Node's
+ * types for the strict-consumer check (the versions this project uses). Install scripts are skipped:
  * better-sqlite3 would compile for a minute; its addon is copied from the build this
  * suite already runs on (the same better-sqlite3 version, the same Node ABI).
  */
-export async function installConsumer(tarball: string): Promise<string> {
+export async function installConsumer(tarball: string, options: { typescript?: boolean } = {}): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "token-usage-consumer-"));
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true }, null, 2));
   const ts = require("typescript/package.json").version as string;
   const typesNode = require("@types/node/package.json").version as string;
+  const extra = options.typescript ? [`typescript@${ts}`, `@types/node@${typesNode}`] : [];
   await must(
     "npm",
-    ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error", tarball, `typescript@${ts}`, `@types/node@${typesNode}`],
+    ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error", tarball, ...extra],
     { cwd: dir, timeout: 300_000 },
   );
   const target = join(dir, "node_modules/better-sqlite3/build/Release");
