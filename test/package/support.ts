@@ -58,7 +58,9 @@ export async function installConsumer(tarball: string, options: { typescript?: b
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true }, null, 2));
   const ts = require("typescript/package.json").version as string;
   const typesNode = require("@types/node/package.json").version as string;
-  const extra = options.typescript ? [`typescript@${ts}`, `@types/node@${typesNode}`] : [];
+  // better-sqlite3 at the version whose addon is copied below (within the package's range).
+  const sqlite = require("better-sqlite3/package.json").version as string;
+  const extra = [`better-sqlite3@${sqlite}`, ...(options.typescript ? [`typescript@${ts}`, `@types/node@${typesNode}`] : [])];
   await must(
     "npm",
     ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error", tarball, ...extra],
