@@ -26,6 +26,21 @@ import type {
 import type { SqliteUsageStoreOptions } from "./sqlite-usage-store.js";
 import type { WorkerRequest, WorkerResponse } from "./sqlite-worker.js";
 
+/**
+ * The parent's Node options, less `--input-type`: a worker inherits execArgv, and Node
+ * refuses to start one under `--input-type` (a script run as `node --input-type=module
+ * -e ...` would otherwise never store a record).
+ */
+function workerExecArgv(): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const arg = process.execArgv[i];
+    if (arg === "--input-type") i++;
+    else if (!arg.startsWith("--input-type=")) args.push(arg);
+  }
+  return args;
+}
+
 export class SqliteWorkerStore implements UsageStore {
   readonly kind = "sqlite";
   readonly capabilities: StoreCapabilities;
@@ -46,9 +61,9 @@ export class SqliteWorkerStore implements UsageStore {
         new Worker(
           // tsx is resolved from here, not from the working directory the eval'd worker would use.
           `import(${JSON.stringify(tsxApiUrl())}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(script.href)}))`,
-          { eval: true, workerData: options },
+          { eval: true, workerData: options, execArgv: workerExecArgv() },
         )
-      : new Worker(script, { workerData: options });
+      : new Worker(script, { workerData: options, execArgv: workerExecArgv() });
     // An idle worker must not keep a finished script alive; calls in flight hold it (see call()).
     this.worker.unref();
     this.worker.on("message", (response: WorkerResponse) => this.settle(response));
