@@ -18,10 +18,13 @@ export interface CosmosStoreMetrics {
   queries: number;
   documentsRead: number;
   bulkRequests: number;
+  /** Transactional batches sent, and the operations they carried. */
+  batchRequests: number;
+  batchOperations: number;
 }
 
 export class CosmosContext {
-  readonly metrics: CosmosStoreMetrics = { queries: 0, documentsRead: 0, bulkRequests: 0 };
+  readonly metrics: CosmosStoreMetrics = { queries: 0, documentsRead: 0, bulkRequests: 0, batchRequests: 0, batchOperations: 0 };
   readonly policy: RetryPolicy;
   private opening?: Promise<OpenedContainer>;
   private closed = false;

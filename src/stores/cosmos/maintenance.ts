@@ -1,6 +1,9 @@
 /**
- * Maintenance of stored data: re-pricing, pruning and rollup recompute/rebuild.
- * Rewrites are compare-and-swap on the etag, so concurrent writers never lose an update.
+ * Maintenance of stored data: re-pricing, pruning and rollup rebuild. Record
+ * rewrites are compare-and-swap on the etag; the rollups of every touched user-day
+ * are then recomputed from the raw records (rollup-sync.ts), so concurrent writers
+ * never lose an update. A crash between the record change and the recompute leaves
+ * that day's rollups stale until the call is repeated or `rebuildRollups()` runs.
  */
 import type { Container, OperationInput } from "@azure/cosmos";
 import { StoreError, ValidationError } from "../../errors.js";
@@ -10,12 +13,12 @@ import type { CostUpdate } from "../types.js";
 import { chunk, mapLimit } from "./concurrency.js";
 import type { OpenedContainer } from "./container-setup.js";
 import type { CosmosContext, Doc } from "./context.js";
-import { fromUsageDocument, rollupDocId } from "./documents.js";
+import { fromUsageDocument } from "./documents.js";
 import { bulkWithRetry } from "./bulk.js";
-import { aggregateSourceQuery, hourSourceQuery, pruneCandidatesQuery, rollupQuery } from "./queries.js";
+import { aggregateSourceQuery, ALL_ROLLUP_TYPES, pruneCandidatesQuery, rollupQuery } from "./queries.js";
 import { findUsageDoc } from "./record-reads.js";
 import { statusOf, withRetry } from "./retry.js";
-import { rollupGroups, type RollupDocument } from "./rollups.js";
+import { recomputeDay, syncDay } from "./rollup-sync.js";
 import { validateCostUpdate } from "./validation.js";
 
 const RECOMPUTE_CONCURRENCY = 8;
@@ -42,13 +45,13 @@ export async function updateCosts(ctx: CosmosContext, updates: CostUpdate[]): Pr
       };
       const ok = await casWrite(ctx, o.container, doc.id, ctx.pk(o, u.userId, String(doc.month ?? "")), next, doc._etag);
       if (ok) {
-        touched.push([u.userId, String(doc.timestamp).slice(0, 13)]);
+        touched.push([u.userId, String(doc.timestamp)]);
         return 1;
       }
     }
     throw new StoreError(`re-pricing record "${u.id}" kept conflicting with concurrent writers`);
   });
-  await recomputeHours(ctx, o, touched);
+  await recomputeDays(ctx, o, touched);
   return changed.reduce<number>((a, b) => a + b, 0);
 }
 
@@ -69,20 +72,6 @@ async function casWrite(
     } catch (err) {
       const s = statusOf(err);
       if (s === 412 || s === 409 || s === 404) return false;
-      throw err;
-    }
-  });
-}
-
-async function casDelete(ctx: CosmosContext, c: Container, id: string, pk: string | string[], etag: string): Promise<boolean> {
-  return withRetry("delete", ctx.policy, async () => {
-    try {
-      await c.item(id, pk).delete({ accessCondition: { type: "IfMatch", condition: etag } });
-      return true;
-    } catch (err) {
-      const s = statusOf(err);
-      if (s === 412) return false;
-      if (s === 404) return true;
       throw err;
     }
   });
@@ -109,74 +98,40 @@ export async function prune(ctx: CosmosContext, before: string, filter: { userId
       else if (s !== 404) throw new StoreError(`Cosmos DB refused to delete a usage record: status ${s}`);
     }
   }
-  await recomputeHours(ctx, o, victims.map((v) => [v.user_id, String(v.timestamp).slice(0, 13)]));
+  await recomputeDays(ctx, o, victims.map((v) => [v.user_id, String(v.timestamp)]));
   return deleted;
 }
 
-export async function recomputeHours(ctx: CosmosContext, o: OpenedContainer, pairs: Array<[string, string]>): Promise<void> {
+/** Recomputes the rollups of every (user, day) touched by records at these timestamps. */
+export async function recomputeDays(ctx: CosmosContext, o: OpenedContainer, pairs: Array<[string, string]>): Promise<void> {
   const unique = new Map<string, [string, string]>();
-  for (const p of pairs) unique.set(JSON.stringify(p), p);
-  await mapLimit([...unique.values()], RECOMPUTE_CONCURRENCY, ([u, h]) => recomputeHour(ctx, o, u, h));
-}
-
-/** Rewrites one user-hour's rollup from its raw records, compare-and-swap (see rollups.ts). */
-async function recomputeHour(ctx: CosmosContext, o: OpenedContainer, userId: string, hour: string): Promise<void> {
-  const id = rollupDocId(hour);
-  const pk = ctx.pk(o, userId, hour.slice(0, 7));
-  for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
-    const existing = await ctx.readDoc(o.container, id, pk);
-    const docs = await ctx.queryAll(o.container, hourSourceQuery(userId, hour), ctx.scope(o, userId, hour.slice(0, 7)));
-    if (await writeRollup(ctx, o, userId, hour, docs.map(fromUsageDocument), existing)) return;
-  }
-  throw new StoreError(`rollup of user "${userId}" hour ${hour} kept conflicting with concurrent writers`);
-}
-
-async function writeRollup(
-  ctx: CosmosContext,
-  o: OpenedContainer,
-  userId: string,
-  hour: string,
-  records: UsageRecord[],
-  existing: Doc | null,
-): Promise<boolean> {
-  const id = rollupDocId(hour);
-  const pk = ctx.pk(o, userId, hour.slice(0, 7));
-  const groups = rollupGroups(records);
-  if (groups.length === 0) return existing ? casDelete(ctx, o.container, id, pk, existing._etag!) : true;
-  const doc: RollupDocument = {
-    id,
-    type: "rollup",
-    user_id: userId,
-    hour,
-    day: hour.slice(0, 10),
-    month: hour.slice(0, 7),
-    groups,
-  };
-  return casWrite(ctx, o.container, id, pk, doc as unknown as Doc, existing?._etag);
+  for (const [u, ts] of pairs) unique.set(JSON.stringify([u, ts.slice(0, 10)]), [u, ts.slice(0, 10)]);
+  await mapLimit([...unique.values()], RECOMPUTE_CONCURRENCY, ([u, d]) => recomputeDay(ctx, o, u, d));
 }
 
 /**
- * Recomputes every rollup from one scan of the raw records. Each write is
- * conditional on the etag read before the scan, so a concurrent append's newer
- * rollup is never overwritten; such a user-hour is recomputed on its own instead.
+ * Brings every rollup to the incremental layout from one scan of the raw records:
+ * per user-day, one conditional batch (rollup-sync.ts). A user-day a writer touched
+ * meanwhile is recomputed on its own. Idempotent: an up-to-date day sends nothing.
  */
 export async function rebuildRollups(ctx: CosmosContext): Promise<void> {
   const o = await ctx.open();
-  const existing = await ctx.queryAll(o.container, rollupQuery({}));
+  // Rollups are read before the raw records: a rollup written after this read fails its etag check.
+  const existing = await ctx.queryAll(o.container, rollupQuery({ types: ALL_ROLLUP_TYPES }));
   const raw = (await ctx.queryAll(o.container, aggregateSourceQuery({}))).map(fromUsageDocument);
-  const byHour = new Map<string, { userId: string; hour: string; records: UsageRecord[]; doc: Doc | null }>();
-  const slot = (userId: string, hour: string) => {
-    const k = JSON.stringify([userId, hour]);
-    let s = byHour.get(k);
-    if (!s) byHour.set(k, (s = { userId, hour, records: [], doc: null }));
+  const byDay = new Map<string, { userId: string; day: string; records: UsageRecord[]; docs: Doc[] }>();
+  const slot = (userId: string, day: string) => {
+    const k = JSON.stringify([userId, day]);
+    let s = byDay.get(k);
+    if (!s) byDay.set(k, (s = { userId, day, records: [], docs: [] }));
     return s;
   };
-  for (const d of existing) slot(String(d.user_id), String(d.hour)).doc = d;
-  for (const r of raw) slot(r.userId, r.timestamp.slice(0, 13)).records.push(r);
-  await mapLimit([...byHour.values()], RECOMPUTE_CONCURRENCY, async (s) => {
-    if (!(await writeRollup(ctx, o, s.userId, s.hour, s.records, s.doc))) {
-      ctx.cfg.logger?.warn("rollup changed during rebuild; recomputing it alone", { userId: s.userId, hour: s.hour });
-      await recomputeHour(ctx, o, s.userId, s.hour);
+  for (const d of existing) slot(String(d.user_id), String(d.day)).docs.push(d);
+  for (const r of raw) slot(r.userId, r.timestamp.slice(0, 10)).records.push(r);
+  await mapLimit([...byDay.values()], RECOMPUTE_CONCURRENCY, async (s) => {
+    if (!(await syncDay(ctx, o, s.userId, s.day, s.records, s.docs))) {
+      ctx.cfg.logger?.warn("rollups changed during rebuild; recomputing the day alone", { userId: s.userId, day: s.day });
+      await recomputeDay(ctx, o, s.userId, s.day);
     }
   });
 }
