@@ -63,6 +63,18 @@ describe("transactional batch", () => {
     expect(response.result!.map((r) => r.statusCode)).toEqual([424, 424, 424, 409, 424]);
     expect(await state(container)).toEqual(before);
     expect((await container.item("new", "u1").read()).statusCode).toBe(404);
+    // The rolled-back writes left no stale index entry: the same writes succeed afterwards.
+    const again = await container.items.batch(
+      [
+        { operationType: "Create", resourceBody: { id: "new", userId: "u1" } },
+        { operationType: "Delete", id: "b" },
+        { operationType: "Patch", id: "a", resourceBody: [{ op: "incr", path: "/count", value: 5 }] },
+      ],
+      "u1",
+    );
+    expect(again.result!.map((r) => r.statusCode)).toEqual([201, 204, 200]);
+    const { resources } = await container.items.query("SELECT c.id, c.count FROM c").fetchAll();
+    expect(resources.sort((x, y) => x.id.localeCompare(y.id))).toEqual([{ id: "a", count: 6 }, { id: "new" }]);
   });
 
   it.each([

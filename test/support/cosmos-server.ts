@@ -2,8 +2,8 @@
  * The in-process Cosmos DB stand-in and helpers to get a fresh container per test file or
  * test. It is `@vercel/cosmosdb-server` (plain HTTP on 127.0.0.1) extended with what the
  * package lacks and the service documents (cosmos-ext/): atomic transactional batches
- * (207 / 424) and patch inside batches with the documented semantics and filter
- * predicates (the change feed comes next). The returned object
+ * (207 / 424), patch inside batches with the documented semantics and filter predicates,
+ * and an incremental change feed ordered by a logical sequence number. The returned object
  * also injects faults and counts requests (cosmos-ext/faults.ts).
  */
 import { randomUUID } from "node:crypto";

@@ -11,12 +11,14 @@
  * operations (with `ifMatch`); Patch through patch.ts. The package runs the operations in
  * order but keeps those before a failure and answers 200, and refuses Patch.
  *
- * A bulk request keeps the package's answer shape (200, each operation on its own, the
- * rest 424 after a failure only without continue-on-error) and gains Patch.
+ * A bulk request runs each operation on its own (after a failure the rest are 424 only
+ * without continue-on-error) and gains Patch; it answers 207 when an operation failed, as
+ * the SDK's bulk response parsing expects (`items.bulk` reads only the per-operation
+ * statuses; the package answered 200).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { patchDocument } from "./patch.js";
-import { partitionKeyPath, snapshot } from "./state.js";
+import { beginTransaction, partitionKeyPath } from "./state.js";
 import {
   parsePartitionKey,
   pointOperations,
@@ -71,8 +73,9 @@ export async function handleBatch(
   const operations = body as BatchOperation[];
   const header = [req.headers["x-ms-documentdb-partitionkey"]].flat()[0];
   if (!truthy(req.headers["x-ms-cosmos-batch-atomic"])) {
-    res.statusCode = 200;
-    return runBulk(collection, operations, truthy(req.headers["x-ms-cosmos-batch-continue-on-error"]));
+    const results = runBulk(collection, operations, truthy(req.headers["x-ms-cosmos-batch-continue-on-error"]));
+    res.statusCode = results.some((r) => r.statusCode >= 400) ? 207 : 200;
+    return results;
   }
   const { statusCode, results } = runTransaction(collection, operations, header);
   res.statusCode = statusCode;
@@ -91,7 +94,7 @@ function checkRequest(body: unknown): string | undefined {
 }
 
 function runTransaction(collection: StockCollection, operations: BatchOperation[], batchPartitionKey: string | undefined) {
-  const restore = snapshot(collection);
+  const transaction = beginTransaction(collection);
   const results: BatchOperationResult[] = [];
   for (let i = 0; i < operations.length; i++) {
     let result: OpResult;
@@ -101,7 +104,7 @@ function runTransaction(collection: StockCollection, operations: BatchOperation[
       result = { statusCode: 500, body: { code: "InternalServerError", message: (err as Error).message } };
     }
     if (result.statusCode >= 400) {
-      restore();
+      transaction.rollback();
       const failed = toResult(result);
       return {
         statusCode: 207,
@@ -110,6 +113,7 @@ function runTransaction(collection: StockCollection, operations: BatchOperation[
     }
     results.push(toResult(result));
   }
+  transaction.commit();
   return { statusCode: 200, results };
 }
 

@@ -2,7 +2,7 @@
  * The extended local Cosmos DB server: an HTTP server over the in-memory account of
  * `@vercel/cosmosdb-server`, routed by the package's own router. Requests the package gets
  * wrong go to the extension first (transactional batch and bulk: batch.ts; patch:
- * patch.ts); everything else goes to the package's handler,
+ * patch.ts; change feed: change-feed.ts); everything else goes to the package's handler,
  * on the same account. The package's `createHttpServer` keeps its account private, so the
  * server is assembled here from the package's exported parts instead; the few response
  * headers its request wrapper adds are set here the same way.
@@ -11,6 +11,7 @@ import http from "node:http";
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { handleBatch } from "./batch.js";
+import { handleChangeFeed, isChangeFeedRequest } from "./change-feed.js";
 import { classify, CosmosFaults, faultAnswer, OperationCounter, type FaultSpec } from "./faults.js";
 import { handlePatch } from "./patch.js";
 import { containerLog } from "./state.js";
@@ -87,9 +88,10 @@ async function serve(account: StockAccount, req: http.IncomingMessage, res: http
   writeAnswer(req, res, body);
 }
 
-function extensionFor(stock: StockHandler, _req: http.IncomingMessage, countOperations: (n: number) => void): StockHandler | undefined {
+function extensionFor(stock: StockHandler, req: http.IncomingMessage, countOperations: (n: number) => void): StockHandler | undefined {
   if (stock === stockHandlers.batch) return (a, rq, rs, p) => handleBatch(a, rq, rs, p, countOperations);
   if (stock === stockHandlers.patch) return handlePatch;
+  if (stock === stockHandlers.readDocuments && isChangeFeedRequest(req)) return handleChangeFeed;
   return undefined;
 }
 

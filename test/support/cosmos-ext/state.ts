@@ -1,7 +1,7 @@
 /**
  * What the extension keeps beside the package's in-memory documents: a logical sequence
  * number per container that every write advances (the change feed's order and
- * continuation), and snapshots that let a transactional batch roll back.
+ * continuation), and a journal that lets a transactional batch roll back.
  *
  * Every write of the package ends in `Items._set` (create, and replace = delete + set), so
  * wrapping that one method on a container's `documents` stamps every write, whichever
@@ -38,24 +38,52 @@ export function containerLog(collection: StockCollection): ContainerLog {
 }
 
 /**
- * Copies what a write can change (the document map, the id index, the rid counter and the
- * sequence number); the returned function puts it all back. The copies are shallow: the
- * package never mutates a stored document, it stores a new object per write.
+ * Starts recording what writes change (the document map, the id index, the rid counter
+ * and the sequence number) until the returned `rollback` or `commit` is called; `rollback`
+ * puts everything back. Only the entries a write touches are recorded (the first value each
+ * key had), so a batch costs what its operations touch, not what the container holds.
+ * Batches run synchronously once their body is read, so no other request interleaves.
  */
-export function snapshot(collection: StockCollection): () => void {
+export function beginTransaction(collection: StockCollection): { rollback(): void; commit(): void } {
   const items = collection.documents;
   const log = containerLog(collection);
-  const data = new Map(items._data);
-  const index = new Map(items._index);
+  const journals = [journal(items._data), journal(items._index)];
   const ridCount = items._ridCount;
   const lsn = log.lsn;
-  return () => {
-    items._data.clear();
-    for (const [k, v] of data) items._data.set(k, v);
-    items._index.clear();
-    for (const [k, v] of index) items._index.set(k, v);
-    items._ridCount = ridCount;
-    log.lsn = lsn;
+  return {
+    rollback() {
+      for (const j of journals) j.undo();
+      items._ridCount = ridCount;
+      log.lsn = lsn;
+    },
+    commit() {
+      for (const j of journals) j.stop();
+    },
+  };
+}
+
+/** Shadows a Map's set/delete on the instance to remember each key's first value. */
+function journal<K, V>(map: Map<K, V>) {
+  const before = new Map<K, { had: boolean; value: V | undefined }>();
+  const remember = (key: K) => {
+    if (!before.has(key)) before.set(key, { had: map.has(key), value: map.get(key) });
+  };
+  const target = map as Map<K, V> & { set: Map<K, V>["set"]; delete: Map<K, V>["delete"] };
+  target.set = (key, value) => (remember(key), Map.prototype.set.call(map, key, value) as Map<K, V>);
+  target.delete = (key) => (remember(key), Map.prototype.delete.call(map, key));
+  const stop = () => {
+    delete (target as Partial<typeof target>).set;
+    delete (target as Partial<typeof target>).delete;
+  };
+  return {
+    stop,
+    undo() {
+      stop();
+      for (const [key, { had, value }] of before) {
+        if (had) map.set(key, value as V);
+        else map.delete(key);
+      }
+    },
   };
 }
 
