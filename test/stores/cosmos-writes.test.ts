@@ -102,6 +102,8 @@ describe("writes at constant cost per record", () => {
     const slices = Array.from({ length: 24 }, (_, i) => shuffled.slice(i * 10, i * 10 + 10));
     const results = await Promise.all(slices.map((s, i) => (i % 2 ? a : b).append(s)));
     expect(results.reduce((n, r) => n + r.inserted, 0)).toBe(240);
+    // The replicas did collide (an etag-conditioned rewrite lost, and the retry patched).
+    expect(a.metrics.rollupRaces + b.metrics.rollupRaces).toBeGreaterThan(0);
     expect(await expectRollupsExact(containerOf(id))).toHaveLength(240);
     const q: AggregateQuery = { filter: { userId: "shared" }, groupBy: ["model", "agent"] };
     expect(sortRows(await a.aggregate(q))).toEqual(sortRows(aggregateInMemory(rs, q)));

@@ -28,6 +28,7 @@ import { backoffMs, isTransient, messageOf, sleep, statusOf } from "./retry.js";
 import {
   groupDeltas,
   groupPatch,
+  mergeGroups,
   newRollupDoc,
   periodOf,
   rollupId,
@@ -112,7 +113,8 @@ async function writeChunk(
   while (pending.length > 0) {
     let outcome: Outcome;
     try {
-      outcome = await sendOnce(ctx, o, pk, pending);
+      // After a lost race, increments (which commute) replace whole-document rewrites.
+      outcome = await sendOnce(ctx, o, pk, pending, conflicts > 0);
     } catch (err) {
       if (err instanceof TooLarge) {
         if (pending.length === 1) throw new StoreError("a usage record is too large for Cosmos DB (over the 2 MB request limit)");
@@ -138,6 +140,7 @@ async function writeChunk(
       continue;
     }
     if (outcome.kind === "conflict") {
+      ctx.metrics.rollupRaces++;
       if (++conflicts > MAX_CONFLICT_ROUNDS) {
         throw new StoreError(`rollups of user "${records[0].userId}" kept conflicting with concurrent writers; nothing was lost, retry later`);
       }
@@ -162,7 +165,13 @@ type Outcome =
 
 type Planned = { op: OperationInput; record?: UsageRecord };
 
-async function sendOnce(ctx: CosmosContext, o: OpenedContainer, pk: PartitionKey, records: UsageRecord[]): Promise<Outcome> {
+async function sendOnce(
+  ctx: CosmosContext,
+  o: OpenedContainer,
+  pk: PartitionKey,
+  records: UsageRecord[],
+  contended: boolean,
+): Promise<Outcome> {
   const planned: Planned[] = records.map((r) => ({
     op: { operationType: "Create", resourceBody: toUsageDocument(r) as never },
     record: r,
@@ -177,7 +186,7 @@ async function sendOnce(ctx: CosmosContext, o: OpenedContainer, pk: PartitionKey
       [...byPeriod.keys()].map((p) => readRollup(ctx, o.container, rollupId(level, p), pk)),
     );
     [...byPeriod.entries()].forEach(([period, rs], i) => {
-      planned.push(...rollupOps(level, records[0].userId, period, rs, reads[i]));
+      planned.push(...rollupOps(level, records[0].userId, period, rs, reads[i], contended));
     });
   }
   let results: OperationResponse[];
@@ -227,10 +236,29 @@ async function readRollup(ctx: CosmosContext, c: Container, id: string, pk: Part
   return (await ctx.readDoc(c, id, pk as string | string[])) as unknown as RollupDoc2 | null;
 }
 
-function rollupOps(level: RollupLevel, userId: string, period: string, records: UsageRecord[], stored: RollupDoc2 | null): Planned[] {
+/**
+ * The operations that add `records` to one rollup document: a Create when it does
+ * not exist; otherwise one Replace of the whole document conditional on the etag
+ * read (one write per document per flush, however many groups the flush touches;
+ * a patch is billed like a write of the whole document, and a group needs its own
+ * patch), or, once a race was lost (`contended`), one Patch per group (increments
+ * commute, so concurrent replicas stop invalidating each other).
+ */
+function rollupOps(
+  level: RollupLevel,
+  userId: string,
+  period: string,
+  records: UsageRecord[],
+  stored: RollupDoc2 | null,
+  contended: boolean,
+): Planned[] {
   const deltas = groupDeltas(records);
   const id = rollupId(level, period);
   if (!stored) return [{ op: { operationType: "Create", resourceBody: newRollupDoc(level, userId, period, deltas) as never } }];
+  if (!contended && stored._etag) {
+    const next = newRollupDoc(level, userId, period, mergeGroups(stored.g ?? {}, deltas));
+    return [{ op: { operationType: "Replace", id, resourceBody: next as never, ifMatch: stored._etag } }];
+  }
   return [...deltas.entries()].map(([key, delta]) => ({
     op: { operationType: "Patch", id, resourceBody: groupPatch(key, delta, stored.g?.[key]) },
   }));

@@ -21,10 +21,12 @@ export interface CosmosStoreMetrics {
   /** Transactional batches sent, and the operations they carried. */
   batchRequests: number;
   batchOperations: number;
+  /** Batches that lost a race on a rollup (re-read and re-planned, then patched). */
+  rollupRaces: number;
 }
 
 export class CosmosContext {
-  readonly metrics: CosmosStoreMetrics = { queries: 0, documentsRead: 0, bulkRequests: 0, batchRequests: 0, batchOperations: 0 };
+  readonly metrics: CosmosStoreMetrics = { queries: 0, documentsRead: 0, bulkRequests: 0, batchRequests: 0, batchOperations: 0, rollupRaces: 0 };
   readonly policy: RetryPolicy;
   private opening?: Promise<OpenedContainer>;
   private closed = false;

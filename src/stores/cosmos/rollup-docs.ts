@@ -4,6 +4,8 @@
  * `g.<key>` keyed by (provider, model, agent, operation, error, priced, estimated,
  * cached). Writers patch them in the same transactional batch as the records.
  *
+ * A writer rewrites a document it read with an etag condition (one write per
+ * document per flush); after losing a race it patches group by group instead.
  * Why the flags are in the group key: a Cosmos patch carries at most 10 operations.
  * With the four flags folded into the key, a group needs only 8 counters (requests,
  * 6 token counts, cost in integer nano-dollars; the flag counts are the requests of
@@ -125,6 +127,22 @@ export function groupDeltas(records: Iterable<UsageRecord>): Map<string, GroupSt
     g.cost_nanos += r.totalCostNanos;
     if (r.timestamp < g.first_seen) g.first_seen = r.timestamp;
     if (r.timestamp > g.last_seen) g.last_seen = r.timestamp;
+  }
+  return out;
+}
+
+/** The stored groups plus `deltas` (a new map; the inputs are left unchanged). */
+export function mergeGroups(stored: Record<string, GroupState>, deltas: Map<string, GroupState>): Map<string, GroupState> {
+  const out = new Map(Object.entries(stored).map(([k, g]) => [k, { ...g }]));
+  for (const [key, d] of deltas) {
+    const g = out.get(key);
+    if (!g) {
+      out.set(key, { ...d });
+      continue;
+    }
+    for (const c of COUNTERS) g[c] += d[c];
+    if (d.first_seen < g.first_seen) g.first_seen = d.first_seen;
+    if (d.last_seen > g.last_seen) g.last_seen = d.last_seen;
   }
   return out;
 }
