@@ -31,10 +31,10 @@ const MAX_ROUNDS = 20;
 export async function recomputeDay(ctx: CosmosContext, o: OpenedContainer, userId: string, day: string): Promise<void> {
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const scope = ctx.scope(o, userId, day.slice(0, 7));
-    const [rawDocs, existing] = await Promise.all([
-      ctx.queryAll(o.container, periodSourceQuery(userId, day), scope),
-      ctx.queryAll(o.container, rollupQuery({ userId, days: [day], types: ALL_ROLLUP_TYPES }), scope),
-    ]);
+    // Rollups strictly before raw records: a batch committed in between changes an etag
+    // read here, so the rewrite below fails instead of dropping that batch's records.
+    const existing = await ctx.queryAll(o.container, rollupQuery({ userId, days: [day], types: ALL_ROLLUP_TYPES }), scope);
+    const rawDocs = await ctx.queryAll(o.container, periodSourceQuery(userId, day), scope);
     if (await syncDay(ctx, o, userId, day, rawDocs.map(fromUsageDocument), existing)) return;
   }
   throw new StoreError(`rollups of user "${userId}" day ${day} kept conflicting with concurrent writers`);
