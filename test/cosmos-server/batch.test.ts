@@ -82,6 +82,9 @@ describe("transactional batch", () => {
     ["a Read of a missing document", 404, () => ({ operationType: "Read", id: "missing" })],
     ["a Replace of a missing document", 404, () => ({ operationType: "Replace", id: "missing", resourceBody: { id: "missing", userId: "u1" } })],
     ["a Delete of a missing document", 404, () => ({ operationType: "Delete", id: "missing" })],
+    ["a Patch of a missing document", 404, () => ({ operationType: "Patch", id: "missing", resourceBody: [{ op: "incr", path: "/count", value: 1 }] })],
+    ["a stale ifMatch on Patch", 412, (etag: string) => ({ operationType: "Patch", id: "a", ifMatch: etag + "x", resourceBody: [{ op: "incr", path: "/count", value: 1 }] })],
+    ["a stale ifMatch on Upsert", 412, (etag: string) => ({ operationType: "Upsert", ifMatch: etag + "x", resourceBody: { id: "a", userId: "u1" } })],
     ["a Patch removing a missing property", 400, () => ({ operationType: "Patch", id: "a", resourceBody: [{ op: "remove", path: "/nope" }] })],
     ["a Patch whose filter predicate is false", 412, () => ({ operationType: "Patch", id: "a", resourceBody: { condition: "FROM c WHERE c.count > 100", operations: [{ op: "set", path: "/x", value: 1 }] } })],
     ["a Create in another partition", 400, () => ({ operationType: "Create", resourceBody: { id: "z", userId: "u2" } })],
@@ -124,6 +127,30 @@ describe("transactional batch", () => {
     );
     expect(response.code).toBe(200);
     expect((await container.item("rollup", "u1").read()).resource).toMatchObject({ totalTokens: 12, lastRecordId: "r2" });
+  });
+
+  it("with a hierarchical partition key, the batch's partition is every level of it", async () => {
+    const { container } = await server.client.database(server.local.databaseId).containers.createIfNotExists({
+      id: server.local.uniqueContainerId("hpk"),
+      partitionKey: { paths: ["/userId", "/month"], version: 2, kind: "MultiHash" as never },
+    });
+    const ok = await container.items.batch(
+      [
+        { operationType: "Create", resourceBody: { id: "a", userId: "u1", month: "2026-01" } },
+        { operationType: "Create", resourceBody: { id: "b", userId: "u1", month: "2026-01" } },
+      ],
+      ["u1", "2026-01"],
+    );
+    expect(ok.code).toBe(200);
+    const other = await container.items.batch(
+      [
+        { operationType: "Create", resourceBody: { id: "c", userId: "u1", month: "2026-01" } },
+        { operationType: "Create", resourceBody: { id: "d", userId: "u1", month: "2026-02" } },
+      ],
+      ["u1", "2026-01"],
+    );
+    expect(other.code).toBe(207);
+    expect(other.result!.map((r) => r.statusCode)).toEqual([424, 400]);
   });
 
   it("refuses more than 100 operations as a whole (400) and takes exactly 100", async () => {
@@ -190,8 +217,17 @@ describe("fault injection on batches", () => {
     expect(replay.result![0].statusCode).toBe(409);
   });
 
-  it("a throttle the SDK retries by itself carries x-ms-retry-after-ms and is counted", async () => {
+  it("a throttle carries x-ms-retry-after-ms; the SDK retries it by itself and each one is counted", async () => {
     const container = await server.container();
+    server.local.faults.failNext("batch", 1, { status: 429, retryAfterMs: 20 });
+    const raw = await fetch(`${server.local.endpoint}/dbs/${server.local.databaseId}/colls/${container.id}/docs`, {
+      method: "POST",
+      headers: { "x-ms-cosmos-is-batch-request": "true", "x-ms-cosmos-batch-atomic": "true", "x-ms-documentdb-partitionkey": '["u1"]' },
+      body: JSON.stringify([{ operationType: "Create", resourceBody: { id: "z", userId: "u1" } }]),
+    });
+    expect(raw.status).toBe(429);
+    expect(raw.headers.get("x-ms-retry-after-ms")).toBe("20");
+    expect(raw.headers.get("x-ms-substatus")).toBe("3200");
     const faultedBefore = server.local.ops.faulted;
     server.local.faults.failNext("batch", 2, { status: 429, retryAfterMs: 1 });
     const response = await container.items.batch([{ operationType: "Create", resourceBody: { id: "y", userId: "u1" } }], "u1");

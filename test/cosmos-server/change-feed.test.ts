@@ -5,7 +5,7 @@
  * document once, no deletes, 304 when nothing changed, continuation tokens the SDK resumes
  * from, Beginning / Now / a point in time, the whole container or one partition key.
  */
-import { ChangeFeedStartFrom, type ChangeFeedPullModelIterator, type Container } from "@azure/cosmos";
+import { ChangeFeedMode, ChangeFeedStartFrom, type ChangeFeedPullModelIterator, type Container } from "@azure/cosmos";
 import { describe, expect, it } from "vitest";
 import { useLocalServer } from "./setup.js";
 
@@ -128,6 +128,31 @@ describe("change feed, whole container", () => {
       "u1",
     );
     expect((await drain(it)).ids).toEqual(["x", "a"]);
+  });
+});
+
+describe("change feed modes", () => {
+  it("refuses all-versions-and-deletes mode (not served by this stand-in) rather than answering the wrong shape", async () => {
+    const container = await server.container();
+    const it = container.items.getChangeFeedIterator<Item>({
+      changeFeedStartFrom: ChangeFeedStartFrom.Now(),
+      changeFeedMode: ChangeFeedMode.AllVersionsAndDeletes,
+    });
+    await expect(it.readNext()).rejects.toMatchObject({ code: 400, message: expect.stringMatching(/latest-version/) });
+  });
+});
+
+describe("change feed, by feed range", () => {
+  it("the container's feed ranges cover every change", async () => {
+    const container = await server.container();
+    await write(container, ["a"], "alice");
+    await write(container, ["b"], "bob");
+    const ranges = await container.getFeedRanges();
+    const ids: string[] = [];
+    for (const range of ranges) {
+      ids.push(...(await drain(container.items.getChangeFeedIterator<Item>({ changeFeedStartFrom: ChangeFeedStartFrom.Beginning(range) }))).ids);
+    }
+    expect(ids.sort()).toEqual(["a", "b"]);
   });
 });
 

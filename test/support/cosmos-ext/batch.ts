@@ -18,9 +18,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { patchDocument } from "./patch.js";
-import { beginTransaction, partitionKeyPath } from "./state.js";
+import { beginTransaction, inPartition, namedPartitionValues, partitionValuesOf } from "./state.js";
 import {
-  parsePartitionKey,
   pointOperations,
   readJsonBody,
   type Doc,
@@ -137,26 +136,24 @@ function runOne(collection: StockCollection, op: BatchOperation, batchPartitionK
 }
 
 /**
- * A 400 for an operation outside the batch's logical partition: a document body whose
- * partition key value differs, or an operation naming another partition key.
+ * A 400 for an operation outside the batch's logical partition: a document whose partition
+ * key values (every level of a hierarchical key) differ from the batch's, or an operation
+ * naming another partition key.
  */
 function wrongPartition(collection: StockCollection, op: BatchOperation, batchPartitionKey: string | undefined): OpResult | undefined {
-  if (batchPartitionKey === undefined) return undefined;
-  const expected = JSON.stringify(parsePartitionKey(batchPartitionKey, "\u0000none"));
-  const named = op.partitionKey === undefined ? undefined : JSON.stringify(parsePartitionKey(op.partitionKey, "\u0000none"));
+  const expected = namedPartitionValues(batchPartitionKey);
+  if (expected === undefined) return undefined;
+  const named = namedPartitionValues(op.partitionKey);
   const body = op.resourceBody as Doc | undefined;
-  const own = op.operationType !== "Patch" && body && typeof body === "object" ? JSON.stringify(valueAt(body, partitionKeyPath(collection))) : undefined;
-  if ((named !== undefined && named !== expected) || (own !== undefined && own !== expected)) {
+  const own = op.operationType !== "Patch" && body && typeof body === "object" ? partitionValuesOf(collection, body) : undefined;
+  const same = (values: string[]) => values.length === expected.length && inPartition(values, expected);
+  if ((named !== undefined && !same(named)) || (own !== undefined && !same(own))) {
     return {
       statusCode: 400,
       body: { code: "BadRequest", message: `The operation's partition key does not match the batch's partition key ${batchPartitionKey}.` },
     };
   }
   return undefined;
-}
-
-function valueAt(doc: Doc, path: string[]): unknown {
-  return path.reduce<unknown>((node, key) => (node && typeof node === "object" ? (node as Record<string, unknown>)[key] : undefined), doc);
 }
 
 function toResult(result: OpResult): BatchOperationResult {

@@ -3,7 +3,7 @@
  * what `items.getChangeFeedIterator` reads: the latest version of every document written
  * after the position asked for, in the order of the container's logical sequence number
  * (`_lsn`, one per write; see state.ts), at most `x-ms-max-item-count` per page. Deletes
- * do not appear (latest-version mode).
+ * do not appear (latest-version mode; all-versions-and-deletes mode is refused with a 400).
  *
  * Position, as the SDK sends it: no `If-None-Match` = from the beginning (or from
  * `If-Modified-Since` when given); `If-None-Match: *` = from now; `If-None-Match: "<lsn>"`
@@ -16,12 +16,11 @@
  * for a partition key (`x-ms-documentdb-partitionkey`) differ only by the filter.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { containerLog } from "./state.js";
-import { parsePartitionKey, type Doc, type RouteParams, type StockAccount } from "./stock.js";
+import { containerLog, inPartition, namedPartitionValues, partitionValuesOf } from "./state.js";
+import type { Doc, RouteParams, StockAccount } from "./stock.js";
 
 /** Page size when the request names none (the service's default page is 100 items). */
 export const DEFAULT_PAGE_SIZE = 100;
-const NO_PARTITION = Symbol("no partition");
 
 export function isChangeFeedRequest(req: IncomingMessage): boolean {
   return req.method === "GET" && req.headers["a-im"] !== undefined;
@@ -34,13 +33,17 @@ export function handleChangeFeed(account: StockAccount, req: IncomingMessage, re
     res.statusCode = 404;
     return { code: "NotFound", message: `Container ${params.collId} does not exist.` };
   }
+  if (String(req.headers["a-im"]).toLowerCase() !== "incremental feed") {
+    res.statusCode = 400;
+    return { code: "BadRequest", message: `Only the latest-version change feed (A-IM: Incremental Feed) is served here, not ${req.headers["a-im"]}.` };
+  }
   const log = containerLog(collection);
   const position = startPosition(req, log.lsn);
   if (typeof position === "string") {
     res.statusCode = 400;
     return { code: "BadRequest", message: position };
   }
-  const partition = partitionFilter(req);
+  const partition = namedPartitionValues([req.headers["x-ms-documentdb-partitionkey"]].flat()[0]);
   const pageSize = maxItemCount(req);
   const changed: Array<{ lsn: number; doc: Doc }> = [];
   for (const item of collection.documents._data.values()) {
@@ -48,7 +51,7 @@ export function handleChangeFeed(account: StockAccount, req: IncomingMessage, re
     const lsn = log.lsnOf.get(doc) ?? 0;
     if (lsn <= position.after) continue;
     if (position.since !== undefined && (doc._ts ?? 0) * 1000 < position.since) continue;
-    if (partition !== NO_PARTITION && JSON.stringify(collection.documents._getPartition(doc)) !== JSON.stringify(partition)) continue;
+    if (partition !== undefined && !inPartition(partitionValuesOf(collection, doc), partition)) continue;
     changed.push({ lsn, doc });
   }
   changed.sort((a, b) => a.lsn - b.lsn);
@@ -88,12 +91,6 @@ function startPosition(req: IncomingMessage, currentLsn: number): Position | str
     return { after: 0, since };
   }
   return { after: 0 };
-}
-
-function partitionFilter(req: IncomingMessage): unknown {
-  const header = [req.headers["x-ms-documentdb-partitionkey"]].flat()[0];
-  if (header === undefined || header === "[{}]") return NO_PARTITION;
-  return parsePartitionKey(header, undefined as unknown as string);
 }
 
 function maxItemCount(req: IncomingMessage): number {

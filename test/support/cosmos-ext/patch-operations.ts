@@ -38,7 +38,7 @@ export interface PatchOperationInput {
 }
 
 /** Checks the shape of a patch before the document is looked up (the service answers 400 first). */
-export function validatePatch(operations: unknown, partitionKeyPath: string[]): PatchOperationInput[] {
+export function validatePatch(operations: unknown, partitionKeyPaths: string[][]): PatchOperationInput[] {
   if (!Array.isArray(operations) || operations.length === 0) throw bad("A patch needs at least one operation.");
   if (operations.length > MAX_PATCH_OPERATIONS) {
     throw bad(`A patch carries at most ${MAX_PATCH_OPERATIONS} operations; got ${operations.length}.`);
@@ -46,7 +46,7 @@ export function validatePatch(operations: unknown, partitionKeyPath: string[]): 
   operations.forEach((raw, i) => {
     const op = raw as PatchOperationInput;
     if (!op || typeof op !== "object" || !OPS.has(op.op)) throw bad(`Operation ${i}: unknown op ${JSON.stringify(op?.op)}.`);
-    for (const path of op.op === "move" ? [op.path, op.from] : [op.path]) checkWritablePath(path, partitionKeyPath, i);
+    for (const path of op.op === "move" ? [op.path, op.from] : [op.path]) checkWritablePath(path, partitionKeyPaths, i);
     if (op.op !== "remove" && op.op !== "move" && !("value" in op)) throw bad(`Operation ${i}: ${op.op} needs a value.`);
     if (op.op === "incr" && (typeof op.value !== "number" || !Number.isFinite(op.value))) {
       throw bad(`Operation ${i}: incr needs a number, got ${JSON.stringify(op.value)}.`);
@@ -129,15 +129,15 @@ function parsePath(path: string): string[] {
     .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
-function checkWritablePath(path: unknown, partitionKeyPath: string[], i: number): void {
+function checkWritablePath(path: unknown, partitionKeyPaths: string[][], i: number): void {
   if (typeof path !== "string" || !path.startsWith("/") || path.length < 2) {
     throw bad(`Operation ${i}: path must be a JSON pointer below the root, got ${JSON.stringify(path)}.`);
   }
   const segments = parsePath(path);
   if (segments[0].startsWith("_")) throw bad(`Operation ${i}: system property ${segments[0]} cannot be patched.`);
   if (segments.length === 1 && segments[0] === "id") throw bad(`Operation ${i}: id cannot be patched.`);
-  if (isPrefix(segments, partitionKeyPath) || isPrefix(partitionKeyPath, segments)) {
-    throw bad(`Operation ${i}: the partition key /${partitionKeyPath.join("/")} cannot be patched.`);
+  for (const pk of partitionKeyPaths) {
+    if (isPrefix(segments, pk) || isPrefix(pk, segments)) throw bad(`Operation ${i}: the partition key /${pk.join("/")} cannot be patched.`);
   }
 }
 

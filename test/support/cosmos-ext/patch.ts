@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { applyPatchOperations, PatchError, validatePatch } from "./patch-operations.js";
-import { partitionKeyPath } from "./state.js";
+import { partitionKeyPaths } from "./state.js";
 import { parsePartitionKey, readJsonBody, type Doc, type OpResult, type RouteParams, type StockAccount, type StockCollection } from "./stock.js";
 
 export interface PatchInput {
@@ -27,7 +27,7 @@ export function patchDocument(collection: StockCollection, input: PatchInput): O
   const { operations, condition } = splitBody(input.body);
   let ops;
   try {
-    ops = validatePatch(operations, partitionKeyPath(collection));
+    ops = validatePatch(operations, partitionKeyPaths(collection));
   } catch (err) {
     return errorResult(err);
   }

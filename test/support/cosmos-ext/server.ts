@@ -34,7 +34,7 @@ export async function startExtendedServer(): Promise<ExtendedCosmosServer> {
   const faults = new CosmosFaults();
   const ops = new OperationCounter();
   let account: StockAccount | undefined;
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({ keepAlive: true }, (req, res) => {
     serve(account!, req, res, faults, ops).catch((err) => {
       console.error(err);
       if (!res.headersSent) res.statusCode = 500;

@@ -87,7 +87,38 @@ function journal<K, V>(map: Map<K, V>) {
   };
 }
 
-/** The container's partition key path as segments (`/userId` -> ["userId"]). */
-export function partitionKeyPath(collection: StockCollection): string[] {
-  return collection.documents._getPartitionKeyPath();
+/** The container's partition key paths as segments (`/userId` -> [["userId"]]); two or more for a hierarchical key. */
+export function partitionKeyPaths(collection: StockCollection): string[][] {
+  const paths = collection.read()?.partitionKey?.paths ?? [];
+  const real = paths.filter((p) => p !== "/_partitionKey").map((p) => p.slice(1).split("/"));
+  return real.length > 0 ? real : [["id"]];
+}
+
+/** The document's partition key values, one per level, as JSON (comparable). */
+export function partitionValuesOf(collection: StockCollection, doc: Doc): string[] {
+  return partitionKeyPaths(collection).map((path) => JSON.stringify(valueAt(doc, path)));
+}
+
+/**
+ * The partition key values a request or an operation names (`["u1"]`, `["u1","2026-01"]`)
+ * as JSON, or undefined when it names none (absent, or the SDK's `[{}]`).
+ */
+export function namedPartitionValues(header: string | undefined): string[] | undefined {
+  if (header === undefined || header === "[{}]") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(header);
+  } catch {
+    return undefined;
+  }
+  return [parsed].flat().map((v) => JSON.stringify(v));
+}
+
+/** True when `named` (possibly a prefix of a hierarchical key) names the document's partition. */
+export function inPartition(docValues: string[], named: string[]): boolean {
+  return named.length <= docValues.length && named.every((v, i) => v === docValues[i]);
+}
+
+export function valueAt(doc: unknown, path: string[]): unknown {
+  return path.reduce<unknown>((node, key) => (node && typeof node === "object" ? (node as Record<string, unknown>)[key] : undefined), doc);
 }
