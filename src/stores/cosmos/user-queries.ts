@@ -8,7 +8,7 @@
  * upgrade and are added for the whole range; a rebuilt container has none.
  */
 import type { UsageRecord } from "../../record/types.js";
-import { addTotals, aggregateInMemory, type AggregateQuery, type AggregateRow, type GroupKey } from "../types.js";
+import { aggregateInMemory, mergeRows, type AggregateQuery, type AggregateRow, type GroupKey } from "../types.js";
 import type { OpenedContainer } from "./container-setup.js";
 import type { CosmosContext } from "./context.js";
 import { fromUsageDocument } from "./documents.js";
@@ -44,10 +44,13 @@ export async function aggregateUser(ctx: CosmosContext, query: AggregateQuery): 
     plan.rawHead ? rawRecords(ctx, o, query, f.start, plan.rawHead) : [],
     plan.rawTail ? rawRecords(ctx, o, query, plan.rawTail, f.end) : [],
   ]);
-  return merge(query.groupBy, [
-    aggregateRollups(docs as RollupDocument[], { filter: { ...f, start: undefined, end: undefined }, groupBy: query.groupBy }),
-    aggregateInMemory([...head, ...tail], query),
-  ]);
+  return mergeRows(
+    [
+      ...aggregateRollups(docs as RollupDocument[], { filter: { ...f, start: undefined, end: undefined }, groupBy: query.groupBy }),
+      ...aggregateInMemory([...head, ...tail], query),
+    ],
+    query.groupBy,
+  );
 }
 
 interface RangePlan {
@@ -107,18 +110,4 @@ async function rawRecords(
 
 async function raw(ctx: CosmosContext, o: OpenedContainer, query: AggregateQuery, start?: string, end?: string) {
   return aggregateInMemory(await rawRecords(ctx, o, query, start, end), query);
-}
-
-/** Sums rows of several sources by their group key. */
-function merge(groupBy: GroupKey[], sources: AggregateRow[][]): AggregateRow[] {
-  const rows = new Map<string, AggregateRow>();
-  for (const list of sources) {
-    for (const row of list) {
-      const k = JSON.stringify(groupBy.map((g) => row.key[g]));
-      const cur = rows.get(k);
-      if (cur) addTotals(cur, row);
-      else rows.set(k, { ...row, key: { ...row.key } });
-    }
-  }
-  return [...rows.values()];
 }
