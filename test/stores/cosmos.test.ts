@@ -34,6 +34,16 @@ describe("contract on the local server", () => {
   );
 });
 
+describe("contract on the local server, hierarchical partition key", () => {
+  const containerId = `contract-hpk-${Date.now().toString(36)}`;
+  describeUsageStoreContract(
+    "cosmos (local server, /user_id + /month)",
+    async () =>
+      new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, hierarchicalPartitionKey: true }),
+    { capabilities: FLAT_CAPABILITIES },
+  );
+});
+
 // Gated on a real account: the same suite, on a container of its own.
 if (process.env.COSMOS_ENDPOINT && process.env.COSMOS_KEY) {
   describe("contract on a real account", () => {
