@@ -176,19 +176,18 @@ async function sendOnce(
     op: { operationType: "Create", resourceBody: toUsageDocument(r) as never },
     record: r,
   }));
+  // Every touched rollup (usually one hour and one day) is read at once, by id.
+  const targets: Array<{ level: RollupLevel; period: string; records: UsageRecord[] }> = [];
   for (const level of ["hour", "day"] as RollupLevel[]) {
     const byPeriod = new Map<string, UsageRecord[]>();
     for (const r of records) {
       const p = periodOf(level, r.timestamp);
       byPeriod.get(p)?.push(r) ?? byPeriod.set(p, [r]);
     }
-    const reads = await Promise.all(
-      [...byPeriod.keys()].map((p) => readRollup(ctx, o.container, rollupId(level, p), pk)),
-    );
-    [...byPeriod.entries()].forEach(([period, rs], i) => {
-      planned.push(...rollupOps(level, records[0].userId, period, rs, reads[i], contended));
-    });
+    for (const [period, rs] of byPeriod) targets.push({ level, period, records: rs });
   }
+  const reads = await Promise.all(targets.map((t) => readRollup(ctx, o.container, rollupId(t.level, t.period), pk)));
+  targets.forEach((t, i) => planned.push(...rollupOps(t.level, records[0].userId, t.period, t.records, reads[i], contended)));
   let results: OperationResponse[];
   try {
     ctx.metrics.batchRequests++;
