@@ -15,6 +15,7 @@ import { aggregateInMemory, type AggregateQuery } from "../../src/stores/types.j
 import { expectRollupsExact, sortRows } from "../support/cosmos-rollup-check.js";
 import { makeRecord, seededRandom } from "../contract/make-record.js";
 import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
+import { isBulkRequest, startThrottleProxy } from "../support/cosmos-throttle-proxy.js";
 
 let local: LocalCosmos;
 beforeAll(async () => {
@@ -231,6 +232,48 @@ describe("containers written by earlier versions", () => {
     expect(store.metrics.batchRequests).toBe(batches);
     await check();
     await store.close();
+  });
+
+  it("rebuildRollups racing a writer between its reads and its writes leaves exact rollups", async () => {
+    const id = local.uniqueContainerId("rebuild-live");
+    const writer = storeOn(id);
+    const rs = [0, 1, 2].flatMap((u) =>
+      records(120, { user: `live-${u}`, start: Date.UTC(2035, 6, 1, 22), stepMs: 61_000, seed: 20 + u, prefix: `lv${u}` }),
+    );
+    // Half the records as an earlier version left them: raw records and legacy hour rollups.
+    const c = containerOf(id);
+    await writer.getSetting("warm", "up");
+    const early = rs.filter((_, i) => i % 2 === 0);
+    for (const r of early) await c.items.create(toUsageDocument(r));
+    const hours = new Map<string, UsageRecord[]>();
+    for (const r of early) {
+      const k = JSON.stringify([r.userId, r.timestamp.slice(0, 13)]);
+      hours.set(k, [...(hours.get(k) ?? []), r]);
+    }
+    for (const group of hours.values()) {
+      const { userId, timestamp } = group[0];
+      const hour = timestamp.slice(0, 13);
+      await c.items.create({ id: `~r${hour}`, type: "rollup", user_id: userId, hour, day: hour.slice(0, 10), month: hour.slice(0, 7), groups: rollupGroups(group) });
+    }
+    // The rebuilding replica goes through a proxy that holds its batches (429s) until the
+    // writer has committed more records into the same user-days it has already read.
+    const proxy = await startThrottleProxy(local.endpoint, 40);
+    let hold = true;
+    proxy.decide = (req) => (hold && isBulkRequest(req) ? "throttle" : "forward");
+    const rebuilder = new CosmosUsageStore({ client: local.client(proxy.endpoint), databaseId: local.databaseId, containerId: id, maxAttempts: 20, baseDelayMs: 5, maxDelayMs: 40 });
+    try {
+      const rebuilding = rebuilder.rebuildRollups();
+      for (let t = 0; t < 400 && proxy.counts.throttle === 0; t++) await new Promise((r) => setTimeout(r, 5));
+      expect(proxy.counts.throttle).toBeGreaterThan(0);
+      await writer.append(rs.filter((_, i) => i % 2 === 1));
+      hold = false;
+      await rebuilding;
+    } finally {
+      await proxy.close();
+    }
+    expect(await expectRollupsExact(containerOf(id))).toHaveLength(360);
+    await writer.close();
+    await rebuilder.close();
   });
 
   it("re-pricing and pruning keep the per-user rollups equal to the records", async () => {
