@@ -163,6 +163,18 @@ export function addTotals(a: UsageTotals, b: UsageTotals): UsageTotals {
   return a;
 }
 
+/** Sums rows from several sources (rollups, raw records) that share group keys. */
+export function mergeRows(rows: AggregateRow[], groupBy: GroupKey[]): AggregateRow[] {
+  const merged = new Map<string, AggregateRow>();
+  for (const row of rows) {
+    const k = JSON.stringify(groupBy.map((g) => row.key[g]));
+    const existing = merged.get(k);
+    if (existing) addTotals(existing, row);
+    else merged.set(k, { ...row, key: { ...row.key } });
+  }
+  return [...merged.values()];
+}
+
 /** Totals of one record, for backends that aggregate in memory. */
 export function recordTotals(r: UsageRecord): UsageTotals {
   return {
