@@ -47,6 +47,7 @@ export { SqliteUsageStore, SqliteWorkerStore, type SqliteUsageStoreOptions } fro
 export { CosmosUsageStore, type CosmosUsageStoreOptions } from "./stores/cosmos/index.js";
 
 export * from "./budget/index.js";
+export * from "./telemetry/index.js";
 export * from "./lifecycle/index.js";
 
 export { BufferedWriter, type Logger, type RecordSink, type WriterOptions, type WriterStats } from "./writer/index.js";
