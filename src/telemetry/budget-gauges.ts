@@ -5,15 +5,10 @@
  * would be one series per user.
  */
 import type { Meter, ObservableGauge } from "@opentelemetry/api";
+import type { BudgetStatus } from "../budget/index.js";
 
-export interface BudgetStatusLike {
-  limitId: string;
-  scope: string;
-  metric: "tokens" | "cost";
-  used: number;
-  limit: number;
-  percent: number;
-}
+/** The fields of a budget status the gauges (and `/metrics`) report. */
+export type BudgetStatusLike = Pick<BudgetStatus, "limitId" | "scope" | "metric" | "used" | "limit" | "percent">;
 
 /** What the gauges read: the budget guard, or anything with its `getBudgetStatus`. */
 export interface BudgetStatusSource {

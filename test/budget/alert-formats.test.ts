@@ -117,15 +117,17 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function alertThrough(format: string, server: ShapeServer) {
+/** A SQLite monitor with a daily limit of 100 tokens, closed (with its server) after the test. */
+function budgetMonitor(server: ShapeServer, options: { env: NodeJS.ProcessEnv; webhook?: { url: string; maxAttempts: number } }) {
   const dir = mkdtempSync(join(tmpdir(), "alert-formats-"));
+  const quiet = { warn: () => undefined, error: () => undefined };
   const monitor = createTokenMonitor({
     store: "sqlite",
     sqlitePath: join(dir, "usage.db"),
     writer: { flushIntervalMs: 5, spillDir: dir },
-    logger: { warn: () => undefined, error: () => undefined },
-    budget: { logger: { warn: () => undefined, error: () => undefined } },
-    env: { DAILY_TOKEN_BUDGET: "100", BUDGET_ALERT_WEBHOOK: server.url, BUDGET_ALERT_WEBHOOK_FORMAT: format },
+    logger: quiet,
+    budget: { logger: quiet, ...(options.webhook ? { webhook: options.webhook } : {}) },
+    env: { DAILY_TOKEN_BUDGET: "100", ...options.env },
   });
   cleanups.push(async () => {
     await monitor.close();
@@ -135,6 +137,11 @@ async function alertThrough(format: string, server: ShapeServer) {
     });
     rmSync(dir, { recursive: true, force: true });
   });
+  return monitor;
+}
+
+async function alertThrough(format: string, server: ShapeServer) {
+  const monitor = budgetMonitor(server, { env: { BUDGET_ALERT_WEBHOOK: server.url, BUDGET_ALERT_WEBHOOK_FORMAT: format } });
   await monitor.budget!.getBudgetStatus(); // seeds the window, as the enforcing handler does before a call
   // 85 then 15 tokens: the 80% threshold, then 95% and 100% of the daily limit.
   await monitor.trackUsage({ userId: "a<b>&c", provider: "openai", model: "gpt-4o-mini", inputTokens: 60, outputTokens: 25 });
@@ -176,21 +183,7 @@ describe("budget alert webhook formats", () => {
 
   it("a shape the server refuses is not counted as delivered (the checker can fail)", async () => {
     const server = await startShapeServer(slackMessage, 200, "ok");
-    const dir = mkdtempSync(join(tmpdir(), "alert-formats-"));
-    const monitor = createTokenMonitor({
-      store: "sqlite",
-      sqlitePath: join(dir, "usage.db"),
-      writer: { flushIntervalMs: 5, spillDir: dir },
-      logger: { warn: () => undefined, error: () => undefined },
-      budget: { logger: { warn: () => undefined, error: () => undefined }, webhook: { url: server.url, maxAttempts: 1 } },
-      env: { DAILY_TOKEN_BUDGET: "100" },
-    });
-    cleanups.push(async () => {
-      await monitor.close();
-      server.server.closeAllConnections();
-      server.server.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const monitor = budgetMonitor(server, { env: {}, webhook: { url: server.url, maxAttempts: 1 } });
     await monitor.budget!.getBudgetStatus();
     await monitor.trackUsage({ userId: "u", provider: "openai", model: "gpt-4o-mini", inputTokens: 90, outputTokens: 0 });
     await monitor.flush();

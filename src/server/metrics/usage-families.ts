@@ -8,6 +8,7 @@
  * replicas (or scrape one), never `sum`. A prune or a re-pricing that lowers a total looks
  * like a counter reset to Prometheus, which `rate()` and `increase()` handle.
  */
+import type { BudgetStatus } from "../../budget/index.js";
 import { nanosToUsd } from "../../record/mapping.js";
 import type { AggregateRow } from "../../stores/types.js";
 import type { MetricFamily, Sample } from "./exposition.js";
@@ -54,14 +55,8 @@ export function usageFamilies(rows: AggregateRow[]): MetricFamily[] {
   ];
 }
 
-export interface BudgetStatusRow {
-  limitId: string;
-  scope: string;
-  metric: "tokens" | "cost";
-  used: number;
-  limit: number;
-  percent: number;
-}
+/** The fields of a budget status reported as gauges. */
+export type BudgetStatusRow = Pick<BudgetStatus, "limitId" | "scope" | "metric" | "used" | "limit" | "percent">;
 
 /** The application-wide budgets (global and provider limits), as gauges. */
 export function budgetFamilies(statuses: BudgetStatusRow[]): MetricFamily[] {
