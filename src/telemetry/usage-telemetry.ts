@@ -7,6 +7,7 @@
  * `@opentelemetry/api` (or the one passed in). Without the API installed, or with no SDK
  * registered (the API's no-op provider), a written batch costs one provider lookup and
  * nothing per record. A provider registered later is picked up at the next write.
+ * Metrics are best effort: the store stays the record of truth.
  */
 import type { Meter, MeterProvider } from "@opentelemetry/api";
 import type { UsageRecord } from "../record/types.js";
@@ -30,6 +31,10 @@ export interface TelemetryOptions {
 export const METER_NAME = "langchain-token-tracking";
 /** Ids remembered to recognise a record reported before (a replayed `trackUsage` id). */
 const SEEN_IDS = 10_000;
+/** Records reported per event-loop turn. */
+const SLICE = 100;
+/** Records waiting to be reported beyond this are dropped, oldest first (and logged). */
+const MAX_QUEUED = 100_000;
 const INT = 0; // ValueType.INT of @opentelemetry/api (a stable enum), usable before the API loads
 
 export class UsageTelemetry {
@@ -44,6 +49,9 @@ export class UsageTelemetry {
   private budget: BudgetStatusSource | null = null;
   private removeGauges: (() => void) | null = null;
   private readonly seen = new Set<string>();
+  private readonly queue: UsageRecord[] = [];
+  private draining = false;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: TelemetryOptions = {}) {
     this.settled = options.meterProvider !== undefined;
@@ -61,16 +69,33 @@ export class UsageTelemetry {
     await this.loading;
   }
 
-  /** The `onWritten` listener: reports the records a store write inserted. */
+  /**
+   * The `onWritten` listener: queues the records a store write inserted. They are reported
+   * in slices of `SLICE`, one slice per event-loop turn: with an SDK, recording costs tens
+   * of microseconds per record, and a large batch must not hold the loop for its total.
+   */
   readonly onWritten = (records: readonly UsageRecord[], inserted: number): void => {
     if (inserted === 0) return;
-    if (!this.settled) {
-      // Only the first writes of a process can arrive before the import settles.
-      void this.loading!.then(() => this.report(records, inserted));
-      return;
+    if (this.settled && !this.resolve()) return; // nothing to report to: no work per record
+    // A batch with duplicates held records already stored: skip those this process reported.
+    const partial = inserted < records.length;
+    for (const r of records) {
+      if (partial && this.seen.has(r.id)) continue;
+      this.remember(r.id);
+      this.queue.push(r);
     }
-    this.report(records, inserted);
+    if (this.queue.length > MAX_QUEUED) {
+      const dropped = this.queue.splice(0, this.queue.length - MAX_QUEUED).length;
+      this.options.logger?.warn(`OpenTelemetry metrics fell behind; ${dropped} records not reported (the store has them)`);
+    }
+    this.drain();
   };
+
+  /** Resolves once every queued record was reported. */
+  idle(): Promise<void> {
+    if (!this.draining && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
 
   /** True when records are being reported to a real (non no-op) MeterProvider. */
   get reporting(): boolean {
@@ -90,21 +115,36 @@ export class UsageTelemetry {
     this.budget = null;
   }
 
-  private report(records: readonly UsageRecord[], inserted: number): void {
-    const instruments = this.resolve();
-    if (!instruments) return;
-    // A batch with duplicates held records already stored: skip those this process reported.
-    const partial = inserted < records.length;
-    for (const r of records) {
-      if (partial && this.seen.has(r.id)) continue;
-      this.remember(r.id);
-      try {
-        instruments.report(r);
-      } catch (error) {
-        this.options.logger?.warn(`OpenTelemetry metrics failed: ${(error as Error).message}`);
-        return;
-      }
+  private drain(): void {
+    if (this.draining) return;
+    if (!this.settled) {
+      // Only the first writes of a process can arrive before the import settles.
+      this.draining = true;
+      void this.loading!.then(() => this.continueDrain());
+      return;
     }
+    const instruments = this.resolve();
+    const slice = this.queue.splice(0, SLICE);
+    if (instruments) {
+      for (const r of slice) {
+        try {
+          instruments.report(r);
+        } catch (error) {
+          this.options.logger?.warn(`OpenTelemetry metrics failed: ${(error as Error).message}`);
+        }
+      }
+    } else this.queue.length = 0;
+    if (this.queue.length > 0) {
+      this.draining = true;
+      setImmediate(() => this.continueDrain());
+      return;
+    }
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private continueDrain(): void {
+    this.draining = false;
+    this.drain();
   }
 
   /** The instruments for the current provider, or null when there is nothing to report to. */

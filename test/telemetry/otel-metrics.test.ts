@@ -115,9 +115,29 @@ describe("OpenTelemetry GenAI metrics", () => {
     await monitor.trackUsage(input);
     await monitor.trackUsage({ ...input, id: "third-id" });
     await monitor.flush();
+    await monitor.telemetry!.idle();
     const usage = await sdk.points("gen_ai.client.token.usage");
     expect(sumBy(usage, "gen_ai.token.type").get("input")).toBe(300);
     expect(monitor.writer.stats.duplicates).toBe(1);
+  });
+
+  it("a large batch is reported in slices, all of it, once the telemetry is idle", async () => {
+    const sdk = otelSdk();
+    cleanups.push(() => sdk.shutdown());
+    const batches: number[] = [];
+    const monitor = monitorWith({
+      telemetry: { meterProvider: sdk.provider },
+      writer: { batchSize: 1000, flushIntervalMs: 50, onWritten: (records) => void batches.push(records.length) },
+    });
+    for (let i = 0; i < 450; i++) {
+      await monitor.trackUsage({ userId: `u${i % 7}`, provider: "openai", model: "gpt-4o-mini", inputTokens: 10 + i, outputTokens: 1, latencyMs: 100 });
+    }
+    await monitor.flush();
+    await monitor.telemetry!.idle();
+    const usage = await sdk.points("gen_ai.client.token.usage");
+    expect(Math.max(...batches)).toBeGreaterThan(100); // more than one slice in a batch
+    expect(sumBy(usage, "gen_ai.token.type").get("input")).toBe(450 * 10 + (449 * 450) / 2);
+    expect(countOf(await sdk.points("gen_ai.client.operation.duration"))).toBe(450);
   });
 
   it("budget usage as observable gauges, read from the guard", async () => {
@@ -158,6 +178,7 @@ describe("OpenTelemetry GenAI metrics", () => {
     cleanups.push(() => metrics.disable());
     await noop.trackUsage({ userId: "u", provider: "openai", model: "gpt-4o-mini", inputTokens: 7, outputTokens: 1 });
     await noop.flush();
+    await noop.telemetry!.idle();
     expect(noop.telemetry!.reporting).toBe(true);
     expect(sumBy(await sdk.points("gen_ai.client.token.usage"), "gen_ai.token.type").get("input")).toBe(7);
   });

@@ -78,6 +78,7 @@ export async function startSession(): Promise<Session> {
       await dead.invoke("fails", attachTokenTracking({ configurable: { user_id: "bob", thread_id: "t-b1" } }, { monitor, agentName: "support" })).catch(() => undefined);
       truth.errors++;
       await monitor.flush();
+      await monitor.telemetry?.idle();
       return truth;
     },
     async close() {
