@@ -160,6 +160,32 @@ describe("one session, the same totals everywhere", () => {
     }
   });
 
+  it("scrapes within metricsCacheMs share one store read; a failed read is not served again", async () => {
+    let reads = 0;
+    let fail = false;
+    const counting = Object.create(monitor) as TokenMonitoringService;
+    counting.aggregate = async (...args: Parameters<TokenMonitoringService["aggregate"]>) => {
+      reads++;
+      if (fail) throw new Error("store down");
+      return monitor.aggregate(...args);
+    };
+    const cachedApp = await buildApp({ monitor: counting, adminKey: ADMIN_KEY, metricsKey: METRICS_KEY, metricsCacheMs: 60_000, env: {} });
+    try {
+      fail = true;
+      const failed = await cachedApp.inject({ method: "GET", url: "/metrics", headers: { "x-api-key": METRICS_KEY } });
+      expect(failed.statusCode).toBe(500);
+      fail = false;
+      const bodies = await Promise.all(
+        [1, 2, 3].map(() => cachedApp.inject({ method: "GET", url: "/metrics", headers: { "x-api-key": METRICS_KEY } }).then((r) => r.body)),
+      );
+      expect(reads).toBe(2); // the failed read, then one read for three scrapes
+      expect(new Set(bodies).size).toBe(1);
+      expect(total(parsePrometheusTextFormat(bodies[0]), "token_usage_requests_total")).toBeGreaterThan(0);
+    } finally {
+      await cachedApp.close();
+    }
+  });
+
   it("needs the admin or the metrics key: none, a wrong one, or a user's key is 401", async () => {
     expect((await app.inject({ method: "GET", url: "/metrics" })).statusCode).toBe(401);
     expect((await app.inject({ method: "GET", url: "/metrics", headers: { "x-api-key": "not-the-key-0123456789" } })).statusCode).toBe(401);
