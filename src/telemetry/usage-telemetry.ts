@@ -60,7 +60,11 @@ export class UsageTelemetry {
       : loadOtelApi(options.importApi).then((api) => {
           this.api = api;
           this.settled = true;
-          this.resolve(); // gauges exist from the start, not from the first write
+          try {
+            this.resolve(); // gauges exist from the start, not from the first write
+          } catch (error) {
+            this.fail(error);
+          }
         });
   }
 
@@ -75,6 +79,15 @@ export class UsageTelemetry {
    * of microseconds per record, and a large batch must not hold the loop for its total.
    */
   readonly onWritten = (records: readonly UsageRecord[], inserted: number): void => {
+    // Never throws: the budget guard listens on the same hook, after this.
+    try {
+      this.enqueue(records, inserted);
+    } catch (error) {
+      this.fail(error);
+    }
+  };
+
+  private enqueue(records: readonly UsageRecord[], inserted: number): void {
     if (inserted === 0) return;
     if (this.settled && !this.resolve()) return; // nothing to report to: no work per record
     // A batch with duplicates held records already stored: skip those this process reported.
@@ -89,7 +102,7 @@ export class UsageTelemetry {
       this.options.logger?.warn(`OpenTelemetry metrics fell behind; ${dropped} records not reported (the store has them)`);
     }
     this.drain();
-  };
+  }
 
   /** Resolves once every queued record was reported. */
   idle(): Promise<void> {
@@ -144,7 +157,19 @@ export class UsageTelemetry {
 
   private continueDrain(): void {
     this.draining = false;
-    this.drain();
+    try {
+      this.drain();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** A broken MeterProvider loses these metrics, never a record and never the budget's view. */
+  private fail(error: unknown): void {
+    this.queue.length = 0;
+    this.draining = false;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+    this.options.logger?.warn(`OpenTelemetry metrics failed: ${(error as Error)?.message ?? String(error)}`);
   }
 
   /** The instruments for the current provider, or null when there is nothing to report to. */

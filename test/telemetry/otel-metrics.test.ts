@@ -140,6 +140,23 @@ describe("OpenTelemetry GenAI metrics", () => {
     expect(countOf(await sdk.points("gen_ai.client.operation.duration"))).toBe(450);
   });
 
+  it("a MeterProvider that throws loses its metrics only: records are stored and the budget guard still counts them", async () => {
+    const warnings: string[] = [];
+    const broken = { getMeter: () => { throw new Error("exporter misconfigured"); } } as unknown as import("@opentelemetry/api").MeterProvider;
+    const monitor = monitorWith({
+      telemetry: { meterProvider: broken },
+      logger: { warn: (m) => void warnings.push(m), error: (m) => void warnings.push(m) },
+      env: { DAILY_TOKEN_BUDGET: "1000" },
+    });
+    await monitor.budget!.getBudgetStatus(); // seeded before the write, so the write is counted by observe()
+    await monitor.trackUsage({ userId: "u", provider: "openai", model: "gpt-4o-mini", inputTokens: 300, outputTokens: 20 });
+    await monitor.flush();
+    await monitor.telemetry!.idle();
+    expect((await monitor.getUserUsage("u")).totalInputTokens).toBe(300);
+    expect((await monitor.budget!.getBudgetStatus()).find((s) => s.limitId === "env:daily-tokens")!.used).toBe(320);
+    expect(warnings.some((w) => w.includes("exporter misconfigured"))).toBe(true);
+  });
+
   it("budget usage as observable gauges, read from the guard", async () => {
     const sdk = otelSdk();
     cleanups.push(() => sdk.shutdown());
