@@ -139,13 +139,18 @@ export class UsageTelemetry {
     const instruments = this.resolve();
     const slice = this.queue.splice(0, SLICE);
     if (instruments) {
+      let failed = 0;
+      let lastError: unknown;
       for (const r of slice) {
         try {
           instruments.report(r);
         } catch (error) {
-          this.options.logger?.warn(`OpenTelemetry metrics failed: ${(error as Error).message}`);
+          failed++;
+          lastError = error;
         }
       }
+      // One line per slice, not per record: a broken instrument must not flood the log.
+      if (failed > 0) this.options.logger?.warn(`OpenTelemetry metrics failed for ${failed} records: ${(lastError as Error)?.message ?? String(lastError)}`);
     } else this.queue.length = 0;
     if (this.queue.length > 0) {
       this.draining = true;
