@@ -74,7 +74,9 @@ describe("OpenTelemetry GenAI metrics", () => {
     // Opt-in identities are there when asked for.
     expect(sumBy(usage, "token_tracking.dimension.tenant", { "gen_ai.token.type": "input" }).get("acme")).toBe(truth.byUser.get("alice")!.input);
     expect(new Set(usage.map((p) => p.attributes["gen_ai.agent.name"]))).toEqual(new Set(["support", "research"]));
-    expect(new Set(usage.map((p) => p.attributes["gen_ai.conversation.id"]))).toEqual(new Set(["t-a1", "t-a2", "t-b1"]));
+    expect(new Set(usage.map((p) => p.attributes["gen_ai.conversation.id"]))).toEqual(new Set(["t-a1", "t-a2", "t-b1", "t-b2"]));
+    expect(truth.agentCalls).toBe(2); // the agent's call before and after its tool call
+    expect(countOf(usage, { "gen_ai.conversation.id": "t-b2", "gen_ai.agent.name": "support", "gen_ai.token.type": "input" })).toBe(2);
 
     // Cost: the store's exact nano-dollar sum, within float rounding of the USD counter.
     const cost = [...sumBy(await sdk.points("token_tracking.client.cost"), "gen_ai.provider.name").values()].reduce((a, b) => a + b, 0);

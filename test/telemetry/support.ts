@@ -1,13 +1,17 @@
 /**
  * A scripted agent session for the telemetry tests: real `ChatOpenAI` and `ChatAnthropic`
- * clients talking HTTP to the fake provider servers, two users, three threads, two agents,
- * a tenant dimension, and one call that fails (connection refused). It returns what the
+ * clients talking HTTP to the fake provider servers, a LangGraph ReAct agent with a tool
+ * call, two users, three threads, two agents, a tenant dimension, and one call that fails
+ * (connection refused). It returns what the
  * servers reported, so the tests can check every total against the provider's own numbers.
  *
  * Plus an OpenTelemetry SDK MeterProvider with an in-memory exporter, and a helper that
  * sums the exported points per attribute set.
  */
 import { ChatAnthropic } from "@langchain/anthropic";
+import { tool } from "@langchain/core/tools";
+import { createReactAgent } from "@langchain/langgraph/prebuilt";
+import { z } from "zod";
 import { ChatOpenAI } from "@langchain/openai";
 import {
   AggregationTemporality,
@@ -29,6 +33,8 @@ export interface SessionTruth {
   byUser: Map<string, { input: number; output: number; cacheRead: number; cacheWrite: number; reasoning: number; calls: number }>;
   calls: number;
   errors: number;
+  /** Model calls the LangGraph agent made (one before its tool call, one after). */
+  agentCalls: number;
 }
 
 export interface Session {
@@ -37,12 +43,12 @@ export interface Session {
 }
 
 export async function startSession(): Promise<Session> {
-  const openai = await startFakeOpenAIChatServer({ usage: openaiUsage });
+  const openai = await startFakeOpenAIChatServer({ usage: openaiUsage, toolCall: { name: "order_status", args: { order: "A-1" } } });
   const anthropic = await startFakeAnthropicServer({ usage: anthropicUsage });
   const servers: FakeServer[] = [openai, anthropic];
   return {
     async run(monitor) {
-      const truth: SessionTruth = { byUser: new Map(), calls: 0, errors: 0 };
+      const truth: SessionTruth = { byUser: new Map(), calls: 0, errors: 0, agentCalls: 0 };
       const gpt = new ChatOpenAI({ model: "gpt-4o-mini", apiKey: "test-key", configuration: { baseURL: openai.url }, maxRetries: 0 });
       const claude = new ChatAnthropic({ model: "claude-sonnet-4-5", apiKey: "test-key", anthropicApiUrl: anthropic.url, maxRetries: 0 });
       const script = [
@@ -73,6 +79,30 @@ export async function startSession(): Promise<Session> {
         truth.byUser.set(step.user, t);
         truth.calls++;
       }
+      // A LangGraph agent: model call -> tool call -> model call, both calls tracked.
+      const orderStatus = tool(async ({ order }: { order: string }) => `Order ${order} shipped`, {
+        name: "order_status",
+        description: "Status of an order",
+        schema: z.object({ order: z.string() }),
+      });
+      const agent = createReactAgent({ llm: gpt, tools: [orderStatus], name: "support" });
+      const before = openai.requests;
+      await agent.invoke(
+        { messages: [{ role: "user", content: "where is my order?" }] },
+        attachTokenTracking({ configurable: { user_id: "bob", thread_id: "t-b2" }, metadata: { tenant: "globex" } }, { monitor }),
+      );
+      const bob = truth.byUser.get("bob")!;
+      for (let i = before; i < openai.requests; i++) {
+        const u = openaiUsage(i);
+        bob.input += u.input;
+        bob.output += u.output;
+        bob.cacheRead += u.cacheRead;
+        bob.cacheWrite += u.cacheWrite;
+        bob.reasoning += u.reasoning;
+        bob.calls++;
+        truth.calls++;
+      }
+      truth.agentCalls = openai.requests - before;
       // A provider that refuses connections: an error record, no usage.
       const dead = new ChatOpenAI({ model: "gpt-4o-mini", apiKey: "test-key", configuration: { baseURL: "http://127.0.0.1:1/v1" }, maxRetries: 0 });
       await dead.invoke("fails", attachTokenTracking({ configurable: { user_id: "bob", thread_id: "t-b1" } }, { monitor, agentName: "support" })).catch(() => undefined);
