@@ -13,6 +13,7 @@ import { benchCosmosWrites } from "./cosmos-writes.js";
 import { benchEventLoop } from "./event-loop.js";
 import { benchHandlerOverhead } from "./handler-overhead.js";
 import { benchSqliteScale } from "./sqlite-scale.js";
+import { benchTelemetry } from "./telemetry.js";
 import { machine, type Row } from "./stats.js";
 
 const quick = process.argv.includes("--quick");
@@ -22,6 +23,7 @@ const allSections: Array<[string, () => Promise<Row[]>]> = [
   ["handler overhead", () => benchHandlerOverhead()],
   ["concurrent agent runs", () => benchConcurrency(1000, quick ? 1 : 3)],
   ["budget check", () => benchBudget()],
+  ["OpenTelemetry metrics", () => benchTelemetry()],
   ["SQLite at scale", () => benchSqliteScale(quick ? 100_000 : 1_000_000)],
   ["SQLite writes and the event loop", () => benchEventLoop(quick ? 50_000 : 200_000)],
   ["Cosmos (local server)", async () => [...(await benchCosmos(quick ? [200, 600] : [300, 1500])), ...(await benchCosmosWrites(quick))]],

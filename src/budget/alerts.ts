@@ -7,6 +7,7 @@
 import { ValidationError } from "../errors.js";
 import type { Logger } from "../writer/buffered-writer.js";
 import type { BudgetMetric, BudgetMode } from "./limits.js";
+import { parseWebhookFormat, webhookBody, type WebhookFormat } from "./alert-formats.js";
 
 export type AlertLevel = "warning" | "critical" | "exceeded";
 
@@ -45,6 +46,8 @@ export interface WebhookOptions {
   maxQueue?: number;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
+  /** Body shape: `json` (this package's), `slack`, `teams` (Workflows Adaptive Card) or `teams-legacy` (MessageCard). @default "json" */
+  format?: WebhookFormat;
 }
 
 export function alertLevel(threshold: number): AlertLevel {
@@ -87,6 +90,7 @@ export class WebhookSink {
       retryDelayMs: positive(options.retryDelayMs, 500, "webhook.retryDelayMs"),
       maxRetryDelayMs: positive(options.maxRetryDelayMs, 60_000, "webhook.maxRetryDelayMs"),
       maxQueue: positive(options.maxQueue, 1000, "webhook.maxQueue"),
+      format: parseWebhookFormat(options.format, "webhook.format"),
     };
   }
 
@@ -153,7 +157,7 @@ export class WebhookSink {
       const response = await doFetch(this.opts.url, {
         method: "POST",
         headers: { "content-type": "application/json", ...this.options.headers },
-        body: JSON.stringify({ type: "budget_alert", message: formatAlert(alert), ...alert }),
+        body: JSON.stringify(webhookBody(alert, this.opts.format)),
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
       await response.arrayBuffer().catch(() => undefined);
