@@ -4,21 +4,48 @@
  * processes never write the same file); a process replays its own files and those
  * of processes that are gone, claiming each by an atomic rename before reading it.
  * Replays are safe to repeat because stores are idempotent by record id.
+ *
+ * An append is all or nothing: on a failed write (a full disk) the file is cut back to
+ * its size before the append, so no partial line is left for the next append to glue a
+ * good record onto. This process's journal is bounded by `maxBytes`; past it an append
+ * fails with JournalFullError and the writer applies its memory policy.
  */
-import { appendFileSync, createReadStream, mkdirSync } from "node:fs";
-import { appendFile, mkdir, readdir, rename, unlink } from "node:fs/promises";
+import { closeSync, createReadStream, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { UsageRecord } from "../record/types.js";
 
 const PREFIX = "spill-";
 
-export class SpillJournal {
-  private readonly file: string;
-  private spilled = 0;
+/** This process's journal reached its size bound. */
+export class JournalFullError extends Error {
+  readonly code = "EJOURNALFULL";
+  constructor(file: string, maxBytes: number) {
+    super(`the spill journal ${file} reached its bound of ${maxBytes} bytes`);
+  }
+}
 
-  constructor(private readonly dir: string) {
-    this.file = join(dir, `${PREFIX}${process.pid}-${Date.now().toString(36)}.jsonl`);
+/** @default 256 MiB: about 250,000 records of ~1 KB. */
+export const DEFAULT_MAX_JOURNAL_BYTES = 256 * 1024 * 1024;
+
+export class SpillJournal {
+  /** Appended to in the background, one append at a time. */
+  readonly file: string;
+  /** Only `appendSync` writes here, so a synchronous append never races an asynchronous one on one file. */
+  private readonly finalFile: string;
+  private spilled = 0;
+  /** Bytes this process has journaled and not yet replayed. */
+  private bytes = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly dir: string,
+    private readonly maxBytes = DEFAULT_MAX_JOURNAL_BYTES,
+  ) {
+    const stamp = `${process.pid}-${Date.now().toString(36)}`;
+    this.file = join(dir, `${PREFIX}${stamp}.jsonl`);
+    this.finalFile = join(dir, `${PREFIX}${stamp}-final.jsonl`);
   }
 
   /** Records currently written by this process and not yet replayed. */
@@ -26,18 +53,58 @@ export class SpillJournal {
     return this.spilled;
   }
 
-  async append(records: UsageRecord[]): Promise<void> {
+  /** Appends whole lines or nothing; rejects with JournalFullError past the size bound. */
+  append(records: UsageRecord[]): Promise<void> {
+    const run = this.queue.then(() => this.appendNow(records));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async appendNow(records: UsageRecord[]): Promise<void> {
     if (records.length === 0) return;
+    const data = Buffer.from(records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    if (this.bytes + data.length > this.maxBytes) throw new JournalFullError(this.file, this.maxBytes);
     await mkdir(this.dir, { recursive: true });
-    await appendFile(this.file, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const fh = await open(this.file, "a");
+    try {
+      const { size } = await fh.stat();
+      try {
+        await fh.appendFile(data);
+      } catch (error) {
+        // A partial write (ENOSPC half-way) is cut off: the journal holds whole lines only.
+        await fh.truncate(size).catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+    this.bytes += data.length;
     this.spilled += records.length;
   }
 
-  /** The synchronous variant, for a process that is about to exit. */
+  /** The synchronous variant, for a process that is about to exit. Also all or nothing. */
   appendSync(records: UsageRecord[]): void {
     if (records.length === 0) return;
+    const data = Buffer.from(records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    if (this.bytes + data.length > this.maxBytes) throw new JournalFullError(this.finalFile, this.maxBytes);
     mkdirSync(this.dir, { recursive: true });
-    appendFileSync(this.file, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const fd = openSync(this.finalFile, "a");
+    try {
+      const size = fstatSync(fd).size;
+      try {
+        for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
+      } catch (error) {
+        try {
+          ftruncateSync(fd, size);
+        } catch {
+          // Nothing more can be done; replay skips a torn last line.
+        }
+        throw error;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    this.bytes += data.length;
     this.spilled += records.length;
   }
 
@@ -92,9 +159,13 @@ export class SpillJournal {
         await rename(claimed, back).catch(() => undefined);
         throw error;
       }
+      const size = own ? (await stat(claimed).catch(() => ({ size: 0 }))).size : 0;
       await unlink(claimed);
       replayed += count;
-      if (own) this.spilled = Math.max(0, this.spilled - count);
+      if (own) {
+        this.spilled = Math.max(0, this.spilled - count);
+        this.bytes = Math.max(0, this.bytes - size);
+      }
     }
     return replayed;
   }
