@@ -9,6 +9,7 @@
  * in sqlite-connection.ts.
  */
 import type Database from "better-sqlite3";
+import { rmSync } from "node:fs";
 import { ClosedError, ValidationError } from "../../errors.js";
 import type { UsageRecord } from "../../record/types.js";
 import type {
@@ -60,13 +61,6 @@ interface Connection {
   wal: FileIdentity | null;
   shm: FileIdentity | null;
 }
-
-/**
- * Connections to a file that vanished from its path while another database now uses
- * the path's -wal or -shm files: closing them would delete those files (SQLite removes
- * them by name on close), so they are kept open, and referenced so no finalizer closes them.
- */
-const abandoned = new Set<Database.Database>();
 
 export class SqliteUsageStore implements UsageStore {
   readonly kind = "sqlite";
@@ -144,25 +138,24 @@ export class SqliteUsageStore implements UsageStore {
     };
   }
 
-  /** Lets go of a connection whose file is no longer at the path. */
+  /**
+   * Lets go of a connection whose file is no longer at the path. SQLite neither
+   * checkpoints nor deletes the WAL of a moved database on close, so its `-wal` and
+   * `-shm` stay at the path: opened next to another database, that WAL would be applied
+   * to it (pages of one database written into another). They are removed here, but only
+   * while they are still the very files this connection used (another process may already
+   * have created the new database's own).
+   */
   private abandon(): void {
     const old = this.current!;
     this.current = null;
-    // SQLite deletes `<path>-wal` and `<path>-shm` by name when the last connection closes:
-    // harmless while they are still this connection's own (or gone), destructive if they
-    // now belong to the database that replaced it.
-    const own = (name: string, was: FileIdentity | null) => {
-      const now = fileIdentity(name);
-      return now === null || sameFile(now, was);
-    };
-    if (own(`${this.path}-wal`, old.wal) && own(`${this.path}-shm`, old.shm)) {
-      try {
-        old.db.close();
-      } catch {
-        abandoned.add(old.db);
-      }
-    } else {
-      abandoned.add(old.db);
+    try {
+      old.db.close();
+    } catch {
+      // Closing a connection to a vanished file can only fail to release it; nothing to save.
+    }
+    for (const [name, was] of [[`${this.path}-wal`, old.wal], [`${this.path}-shm`, old.shm]] as const) {
+      if (was && sameFile(fileIdentity(name), was)) rmSync(name, { force: true });
     }
   }
 
@@ -174,7 +167,13 @@ export class SqliteUsageStore implements UsageStore {
     this.ready();
     let result: AppendResult;
     try {
-      result = records.length === 0 ? { inserted: 0, duplicates: 0 } : this.current!.appendTx(records);
+      const conn = this.current!;
+      result = records.length === 0 ? { inserted: 0, duplicates: 0 } : conn.appendTx(records);
+      // The WAL and shared-memory files exist once the database has been written (see abandon()).
+      if (this.path !== ":memory:" && (conn.wal === null || conn.shm === null)) {
+        conn.wal ??= fileIdentity(`${this.path}-wal`);
+        conn.shm ??= fileIdentity(`${this.path}-shm`);
+      }
     } catch (cause) {
       throw sqliteFailure(this.path, `append ${records.length} records to`, cause);
     }
