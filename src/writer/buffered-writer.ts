@@ -95,9 +95,9 @@ export class BufferedWriter implements RecordSink {
     this.buffer.push(entry);
     this.stats.enqueued++;
     if (this.failing) {
-      const n = this.buffer.length;
-      // Wake the retry loop to spill (or, with the journal failing too, to enforce the memory bound).
-      if (n > this.opts.maxBufferedRecords && (n > this.opts.maxMemoryRecords || Date.now() >= this.journalRetryAt)) this.wake?.();
+      // Past the bound the retry loop spills; while the journal refuses too, memory is held here.
+      if (this.journalDelay > 0 && this.buffer.length + this.inFlight > this.opts.maxMemoryRecords) this.enforceMemoryBound();
+      if (this.buffer.length > this.opts.maxBufferedRecords && Date.now() >= this.journalRetryAt) this.wake?.();
       if (this.draining) return; // the drain loop is retrying and will take these along
     }
     if (this.buffer.length >= this.opts.batchSize) this.schedule(0);
@@ -325,11 +325,12 @@ export class BufferedWriter implements RecordSink {
       }
     }
     // Only while the journal refuses: with a working journal, what arrived during its write is spilled next.
-    if (Date.now() < this.journalRetryAt) this.enforceMemoryBound();
+    if (this.journalDelay > 0) this.enforceMemoryBound();
   }
 
+  /** Records in memory (buffered or in a failing write) are held to `maxMemoryRecords`. */
   private enforceMemoryBound(): void {
-    const excess = this.buffer.length - this.opts.maxMemoryRecords;
+    const excess = Math.min(this.buffer.length, this.buffer.length + this.inFlight - this.opts.maxMemoryRecords);
     if (excess <= 0) return;
     // Deferred entries are dropped unbuilt: building them would cost for nothing.
     this.buffer.splice(0, excess);
