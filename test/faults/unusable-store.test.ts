@@ -199,3 +199,24 @@ describe("the error crossing from the worker", () => {
     await monitor.close();
   });
 });
+
+describe.each(MODES)("bounded shutdown when neither the store nor the journal can be written (%s)", (mode, worker) => {
+  it("flush() and close() with their default timeouts return, saying how many records are at risk", async () => {
+    const dir = mkdtempSync(join(tmpdir(), `tt-atrisk-${mode}-`));
+    const path = join(dir, "usage.db");
+    writeFileSync(path, "not sqlite at all\n".repeat(100));
+    // The journal folder would have to live under a regular file: every append fails (ENOTDIR).
+    const blocker = join(dir, "not-a-folder");
+    writeFileSync(blocker, "");
+    const log = capture();
+    const monitor = createTokenMonitor({ sqlitePath: path, sqliteWorker: worker, env: {}, logger: log.logger, writer: { spillDir: join(blocker, "spill") } });
+    await track(monitor, 12, "risk");
+    const flushed = await monitor.flush().then(() => null, (e: unknown) => e);
+    expect(flushed).toBeInstanceOf(FlushTimeoutError);
+    expect(flushed).toMatchObject({ unstored: 12, spilled: 0, atRisk: 12 });
+    expect((flushed as Error).message).toMatch(/12 could not be journaled either and are at risk/);
+    expect(log.lines.some((l) => l.level === "error" && l.message.includes("cannot save 12 records to the spill journal") && l.message.includes("ENOTDIR"))).toBe(true);
+    const closed = await monitor.close().then(() => null, (e: unknown) => e);
+    expect(closed).toMatchObject({ code: "ERR_FLUSH_TIMEOUT", atRisk: 12 });
+  });
+});
