@@ -290,7 +290,8 @@ export class BufferedWriter implements RecordSink {
         };
       });
       this.wake = null;
-      if (this.idleWaiters.length > 0 && this.buffer.length <= this.opts.maxBufferedRecords) return;
+      // A flush retries at once, after spilling what it can (nothing while the journal refuses).
+      if (this.idleWaiters.length > 0 && (this.buffer.length <= this.opts.maxBufferedRecords || this.journalDelay > 0)) return;
     }
   }
 

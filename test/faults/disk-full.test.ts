@@ -5,7 +5,7 @@
  * reported) and warnings are rate-limited; once space returns everything kept is stored
  * exactly once. Also the journal's own size bound, with a store held locked.
  */
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -15,7 +15,7 @@ import { SqliteUsageStore } from "../../src/stores/sqlite/index.js";
 import { SpillJournal } from "../../src/writer/index.js";
 import { makeRecord } from "../contract/make-record.js";
 import { readUsageFile } from "./support/sqlite-checks.js";
-import { isMounted, mountTmpfs } from "./support/tmpfs.js";
+import { fillFileSystem, isMounted, mountTmpfs } from "./support/tmpfs.js";
 
 const fs = mountTmpfs("16m");
 if (!isMounted(fs)) console.warn(`[faults] disk-full tests skipped: ${fs.reason}`);
@@ -23,37 +23,13 @@ afterAll(() => {
   if (isMounted(fs)) fs.unmount();
 });
 
-/** Fills the file system holding `dir` to the last byte; returns the filler file. */
-function fill(dir: string, leaveBytes = 0): string {
-  const filler = join(dir, `filler-${Math.random().toString(36).slice(2)}`);
-  const fd = openSync(filler, "w");
-  const chunk = Buffer.alloc(64 * 1024, 120);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
-  }
-  // Byte-exact filling: the last partial chunk.
-  try {
-    for (;;) writeSync(fd, chunk, 0, 512);
-  } catch {
-    // full
-  }
-  closeSync(fd);
-  if (leaveBytes > 0) {
-    const size = statSync(filler).size;
-    truncateSync(filler, size - leaveBytes);
-  }
-  return filler;
-}
-
 describe.skipIf(!isMounted(fs))("disk full", () => {
   it("a failed journal append leaves no partial line, so the next append's first record is not lost", async () => {
     if (!isMounted(fs)) return;
     const dir = join(fs.dir, "journal-a");
     mkdirSync(dir);
     const journal = new SpillJournal(dir);
-    const filler = fill(fs.dir, 48 * 1024);
+    const filler = fillFileSystem(fs.dir, 48 * 1024);
     const big = Array.from({ length: 400 }, (_, i) => makeRecord({ id: `big-${i}`, userId: "full" }));
     await expect(journal.append(big)).rejects.toMatchObject({ code: "ENOSPC" });
     expect(journal.pending).toBe(0);
@@ -86,7 +62,7 @@ describe.skipIf(!isMounted(fs))("disk full", () => {
       logger: { warn: (m) => void lines.push(m), error: (m) => void lines.push(m) },
       writer: { spillDir: join(dir, "spill"), batchSize: 200, flushIntervalMs: 5, retryDelayMs: 5, maxRetryDelayMs: 50, maxBufferedRecords: BOUND, maxMemoryRecords: MEMORY },
     });
-    const filler = fill(fs.dir);
+    const filler = fillFileSystem(fs.dir);
     const writer = monitor.writer;
     const inMemory = () => writer.pending - (writer.stats.spilled - writer.stats.replayed);
     const TOTAL = 30_000;

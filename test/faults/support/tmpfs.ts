@@ -4,7 +4,7 @@
  * the reason is returned so the test can say why it is skipped.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, truncateSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -42,4 +42,24 @@ export function mountTmpfs(size: string): Tmpfs | { reason: string } {
 
 export function isMounted(m: Tmpfs | { reason: string }): m is Tmpfs {
   return "dir" in m;
+}
+
+/** Fills the file system holding `dir` to the last byte (less `leaveBytes`); returns the filler file. */
+export function fillFileSystem(dir: string, leaveBytes = 0): string {
+  const filler = join(dir, `filler-${Math.random().toString(36).slice(2)}`);
+  const fd = openSync(filler, "w");
+  const chunk = Buffer.alloc(64 * 1024, 120);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+  }
+  try {
+    for (;;) writeSync(fd, chunk, 0, 512); // the last partial chunk
+  } catch {
+    // full to the byte
+  }
+  closeSync(fd);
+  if (leaveBytes > 0) truncateSync(filler, statSync(filler).size - leaveBytes);
+  return filler;
 }
