@@ -18,21 +18,14 @@ import { ClosedError, FlushTimeoutError } from "../errors.js";
 import type { UsageRecord } from "../record/types.js";
 import type { UsageStore } from "../stores/types.js";
 import { FailureLog, isPermanent, messageOf, type Logger } from "./failure-log.js";
-import { DEFAULT_MAX_JOURNAL_BYTES, SpillJournal } from "./spill-journal.js";
-import type { DeferredRecord, RecordSink, WriterOptions, WriterStats } from "./writer-options.js";
+import { SpillJournal } from "./spill-journal.js";
+import { FlushWaiters } from "./flush-waiters.js";
+import { writerSettings, type DeferredRecord, type RecordSink, type WriterOptions, type WriterSettings, type WriterStats } from "./writer-options.js";
 
 export type { Logger } from "./failure-log.js";
 export type { DeferredRecord, RecordSink, WriterOptions, WriterStats } from "./writer-options.js";
 
 type Entry = UsageRecord | DeferredRecord;
-
-/** A `flush()` in progress: resolved when idle, or failed (journal what is left, reject). */
-interface FlushWaiter {
-  resolve(): void;
-  fail(reason?: string): void;
-}
-
-type Settings = Required<Omit<WriterOptions, "onWritten" | "logger" | "spillDir">>;
 
 export class BufferedWriter implements RecordSink {
   private buffer: Entry[] = [];
@@ -40,7 +33,7 @@ export class BufferedWriter implements RecordSink {
   private inFlight = 0;
   private readonly journal: SpillJournal;
   private readonly spillDir: string;
-  private readonly opts: Settings;
+  private readonly opts: WriterSettings;
   private readonly failures: FailureLog;
   private timer: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
@@ -55,27 +48,14 @@ export class BufferedWriter implements RecordSink {
   /** Ends the current backoff early (the buffer passed its bound, or a flush asks). */
   private wake: (() => void) | null = null;
   private closed = false;
-  private idleWaiters: FlushWaiter[] = [];
+  private readonly idleWaiters = new FlushWaiters();
   readonly stats: WriterStats = { enqueued: 0, written: 0, duplicates: 0, failedAttempts: 0, spilled: 0, replayed: 0, rejected: 0, dropped: 0 };
 
   constructor(
     private readonly store: UsageStore,
     private readonly options: WriterOptions = {},
   ) {
-    const maxBufferedRecords = options.maxBufferedRecords ?? 10_000;
-    this.opts = {
-      batchSize: options.batchSize ?? 1000,
-      flushIntervalMs: options.flushIntervalMs ?? 200,
-      maxBufferedRecords,
-      maxMemoryRecords: Math.max(options.maxMemoryRecords ?? 2 * maxBufferedRecords, maxBufferedRecords),
-      maxJournalBytes: options.maxJournalBytes ?? DEFAULT_MAX_JOURNAL_BYTES,
-      retryDelayMs: options.retryDelayMs ?? 100,
-      maxRetryDelayMs: options.maxRetryDelayMs ?? 30_000,
-      unusableRetryDelayMs: options.unusableRetryDelayMs ?? 60_000,
-      flushTimeoutMs: options.flushTimeoutMs ?? 30_000,
-      closeTimeoutMs: options.closeTimeoutMs ?? 10_000,
-      warningIntervalMs: options.warningIntervalMs ?? 30_000,
-    };
+    this.opts = writerSettings(options);
     this.retryDelay = this.opts.retryDelayMs;
     this.failures = new FailureLog(options.logger ?? consoleLogger, this.opts.warningIntervalMs);
     this.spillDir = options.spillDir ?? join(tmpdir(), "langchain-token-tracking", "spill");
@@ -119,24 +99,10 @@ export class BufferedWriter implements RecordSink {
   flush(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.pending === 0 && !this.draining && !this.journalMayHaveRecords) return Promise.resolve();
     const timeoutMs = options.timeoutMs ?? this.opts.flushTimeoutMs;
-    return new Promise<void>((resolve, reject) => {
-      const waiter: FlushWaiter = {
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        fail: (reason) => {
-          clearTimeout(timer);
-          // A caller that stopped waiting must not keep the writer probing the journal.
-          this.idleWaiters = this.idleWaiters.filter((w) => w !== waiter);
-          reject(this.giveUp(timeoutMs, reason));
-        },
-      };
-      const timer = setTimeout(() => waiter.fail(), timeoutMs);
-      this.idleWaiters.push(waiter);
-      this.schedule(0);
-      this.wake?.();
-    });
+    const done = this.idleWaiters.wait(timeoutMs, (reason) => this.giveUp(timeoutMs, reason));
+    this.schedule(0);
+    this.wake?.();
+    return done;
   }
 
   /** Flushes (bounded by `timeoutMs`, default 10 s), then refuses new records. */
@@ -204,9 +170,7 @@ export class BufferedWriter implements RecordSink {
 
   private notifyIdle(): void {
     if (this.pending > 0 || this.journalMayHaveRecords) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const waiter of waiters) waiter.resolve();
+    this.idleWaiters.resolveAll();
   }
 
   private async drain(): Promise<void> {
@@ -214,7 +178,7 @@ export class BufferedWriter implements RecordSink {
     // this process's own spilled records (nothing else would bring them back).
     while (
       this.buffer.length > 0 ||
-      (this.journalMayHaveRecords && (!this.failing || this.idleWaiters.length > 0 || this.journal.pending > 0))
+      (this.journalMayHaveRecords && (!this.failing || this.idleWaiters.size > 0 || this.journal.pending > 0))
     ) {
       try {
         if (this.buffer.length > 0) {
@@ -238,10 +202,10 @@ export class BufferedWriter implements RecordSink {
             : `${this.pending} records kept, retry in ${Math.round(delay)} ms`,
         );
         // Waiting out a flush's timeout cannot help a store that is unusable as it is.
-        if (unusable) for (const waiter of [...this.idleWaiters]) waiter.fail(messageOf(error));
+        if (unusable) this.idleWaiters.failAll(messageOf(error));
         await this.backoff(delay);
         if (!unusable) this.retryDelay = Math.min(this.retryDelay * 2, this.opts.maxRetryDelayMs);
-        if (this.closed && this.idleWaiters.length === 0) return;
+        if (this.closed && this.idleWaiters.size === 0) return;
       }
     }
   }
@@ -278,7 +242,7 @@ export class BufferedWriter implements RecordSink {
     for (;;) {
       await this.spillOverflow();
       const left = until - Date.now();
-      if (left <= 0 || (this.idleWaiters.length > 0 && this.buffer.length === 0)) return;
+      if (left <= 0 || (this.idleWaiters.size > 0 && this.buffer.length === 0)) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         // Records only in the journal are safe on disk, and after `close()` gave up waiting
@@ -291,7 +255,7 @@ export class BufferedWriter implements RecordSink {
       });
       this.wake = null;
       // A flush retries at once, after spilling what it can (nothing while the journal refuses).
-      if (this.idleWaiters.length > 0 && (this.buffer.length <= this.opts.maxBufferedRecords || this.journalDelay > 0)) return;
+      if (this.idleWaiters.size > 0 && (this.buffer.length <= this.opts.maxBufferedRecords || this.journalDelay > 0)) return;
     }
   }
 

@@ -1,6 +1,7 @@
 /** The writer's public shapes: the sink the handler sees, its options and its counters. */
 import type { UsageRecord } from "../record/types.js";
 import type { Logger } from "./failure-log.js";
+import { DEFAULT_MAX_JOURNAL_BYTES } from "./spill-journal.js";
 
 /** Builds a record later, off the agent's path; null when there is nothing to record. */
 export type DeferredRecord = () => UsageRecord | null;
@@ -64,4 +65,24 @@ export interface WriterStats {
   rejected: number;
   /** Records dropped because neither the store, the journal nor memory could hold them (reported). */
   dropped: number;
+}
+
+export type WriterSettings = Required<Omit<WriterOptions, "onWritten" | "logger" | "spillDir">>;
+
+/** The options with their defaults filled in. */
+export function writerSettings(options: WriterOptions): WriterSettings {
+  const maxBufferedRecords = options.maxBufferedRecords ?? 10_000;
+  return {
+    batchSize: options.batchSize ?? 1000,
+    flushIntervalMs: options.flushIntervalMs ?? 200,
+    maxBufferedRecords,
+    maxMemoryRecords: Math.max(options.maxMemoryRecords ?? 2 * maxBufferedRecords, maxBufferedRecords),
+    maxJournalBytes: options.maxJournalBytes ?? DEFAULT_MAX_JOURNAL_BYTES,
+    retryDelayMs: options.retryDelayMs ?? 100,
+    maxRetryDelayMs: options.maxRetryDelayMs ?? 30_000,
+    unusableRetryDelayMs: options.unusableRetryDelayMs ?? 60_000,
+    flushTimeoutMs: options.flushTimeoutMs ?? 30_000,
+    closeTimeoutMs: options.closeTimeoutMs ?? 10_000,
+    warningIntervalMs: options.warningIntervalMs ?? 30_000,
+  };
 }

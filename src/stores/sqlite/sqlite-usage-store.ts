@@ -6,10 +6,9 @@
  * and records can never disagree, even with several processes writing the same file.
  * better-sqlite3 is synchronous: the writer calls `append` off the agent's path.
  * Creating the store does no I/O; opening, failure classification and migrations are
- * in sqlite-connection.ts.
+ * in sqlite-connection.ts, noticing a replaced file in sqlite-file.ts.
  */
 import type Database from "better-sqlite3";
-import { rmSync } from "node:fs";
 import { ClosedError, ValidationError } from "../../errors.js";
 import type { UsageRecord } from "../../record/types.js";
 import type {
@@ -33,8 +32,9 @@ import {
   type AggregateTable,
 } from "./aggregate-sql.js";
 import { DEFAULT_ROLLUP_THRESHOLD, HEAVY_USERS, ROLLUP_TABLES, RollupMaintainer } from "./rollups.js";
-import { fileIdentity, openDatabase, sameFile, sqliteFailure, type FileIdentity } from "./sqlite-connection.js";
-import { recordToValues, rowToRecord, type RecordRow } from "./rows.js";
+import { sqliteFailure } from "./sqlite-connection.js";
+import { SqliteFile, type Connection } from "./sqlite-file.js";
+import { rowToRecord, type RecordRow } from "./rows.js";
 
 export interface SqliteUsageStoreOptions {
   /** Database file, or `:memory:`. */
@@ -50,35 +50,19 @@ export interface SqliteUsageStoreOptions {
 
 const ROLLUP_KEYS: ReadonlySet<string> = new Set(["user", "provider", "model", "agent", "operation", "hour", "day"]);
 
-/** An open database and what is prepared on it; replaced as a whole when the file is reopened. */
-interface Connection {
-  db: Database.Database;
-  rollups: RollupMaintainer;
-  appendTx: (records: UsageRecord[]) => AppendResult;
-  statements: Map<string, Database.Statement>;
-  /** What the path named when it was opened, and its WAL and shared-memory files. */
-  file: FileIdentity | null;
-  wal: FileIdentity | null;
-  shm: FileIdentity | null;
-}
-
 export class SqliteUsageStore implements UsageStore {
   readonly kind = "sqlite";
   readonly capabilities: StoreCapabilities;
   readonly path: string;
-  private readonly busyTimeoutMs: number;
-  private readonly rollupThreshold: number;
+  private readonly file: SqliteFile;
   private current: Connection | null = null;
   private closed = false;
-  /** Events the writer should report (a file replaced under us), handed out with the next append. */
-  private notices: string[] = [];
 
   /** Does no I/O: the file is opened by the first call, and reopened by a later one after a failure. */
   constructor(options: SqliteUsageStoreOptions) {
     this.path = options.path;
     this.capabilities = { rollups: true, multiProcess: options.path !== ":memory:", ttl: false };
-    this.busyTimeoutMs = options.busyTimeoutMs ?? 100;
-    this.rollupThreshold = options.rollupThreshold ?? DEFAULT_ROLLUP_THRESHOLD;
+    this.file = new SqliteFile(options.path, options.busyTimeoutMs ?? 100, options.rollupThreshold ?? DEFAULT_ROLLUP_THRESHOLD);
   }
 
   private get db(): Database.Database {
@@ -89,74 +73,10 @@ export class SqliteUsageStore implements UsageStore {
     return this.current!.rollups;
   }
 
-  /**
-   * Opens the file on first use, and checks on every use that the path still names the
-   * file that was opened (dev and inode): a database deleted or replaced under a running
-   * process is reopened at its path and reported, never written into a deleted inode.
-   */
+  /** The connection for this call: opened on first use, reopened when the path names another file. */
   private ready(): void {
     if (this.closed) throw new ClosedError("the SQLite usage store");
-    if (this.current && this.path !== ":memory:") {
-      const now = fileIdentity(this.path);
-      if (!sameFile(now, this.current.file)) {
-        this.notices.push(
-          now === null
-            ? `the SQLite database ${this.path} was deleted while in use (what it held is gone with it); a new database is created at that path`
-            : `the SQLite database ${this.path} was replaced by another file while in use; records now go to the file at that path`,
-        );
-        this.abandon();
-      }
-    }
-    if (!this.current) this.current = this.connect();
-  }
-
-  private connect(): Connection {
-    const db = openDatabase(this.path, this.busyTimeoutMs);
-    // Positional: the values come from recordToValues in the table's column order.
-    const insertRecord = db.prepare(`INSERT INTO usage_records VALUES (${"?, ".repeat(35)}?) ON CONFLICT (id) DO NOTHING`);
-    const rollups = new RollupMaintainer(db, this.rollupThreshold);
-    const lastRowid = db.prepare("SELECT COALESCE(MAX(rowid), 0) FROM usage_records").pluck();
-    const appendTx = db.transaction((records: UsageRecord[]) => {
-      const before = lastRowid.get() as number;
-      let inserted = 0;
-      for (const record of records) inserted += insertRecord.run(recordToValues(record)).changes;
-      // The rows this transaction added are exactly those past the old last rowid: SQLite
-      // folds them into the rollups with a few set-based statements.
-      if (inserted > 0) rollups.afterInsert(before);
-      return { inserted, duplicates: records.length - inserted };
-    });
-    const memory = this.path === ":memory:";
-    return {
-      db,
-      rollups,
-      // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read locks.
-      appendTx: (records) => appendTx.immediate(records),
-      statements: new Map(),
-      file: memory ? null : fileIdentity(this.path),
-      wal: memory ? null : fileIdentity(`${this.path}-wal`),
-      shm: memory ? null : fileIdentity(`${this.path}-shm`),
-    };
-  }
-
-  /**
-   * Lets go of a connection whose file is no longer at the path. SQLite neither
-   * checkpoints nor deletes the WAL of a moved database on close, so its `-wal` and
-   * `-shm` stay at the path: opened next to another database, that WAL would be applied
-   * to it (pages of one database written into another). They are removed here, but only
-   * while they are still the very files this connection used (another process may already
-   * have created the new database's own).
-   */
-  private abandon(): void {
-    const old = this.current!;
-    this.current = null;
-    try {
-      old.db.close();
-    } catch {
-      // Closing a connection to a vanished file can only fail to release it; nothing to save.
-    }
-    for (const [name, was] of [[`${this.path}-wal`, old.wal], [`${this.path}-shm`, old.shm]] as const) {
-      if (was && sameFile(fileIdentity(name), was)) rmSync(name, { force: true });
-    }
+    this.current = this.file.connection();
   }
 
   async append(records: UsageRecord[]): Promise<AppendResult> {
@@ -167,20 +87,13 @@ export class SqliteUsageStore implements UsageStore {
     this.ready();
     let result: AppendResult;
     try {
-      const conn = this.current!;
-      result = records.length === 0 ? { inserted: 0, duplicates: 0 } : conn.appendTx(records);
-      // The WAL and shared-memory files exist once the database has been written (see abandon()).
-      if (this.path !== ":memory:" && (conn.wal === null || conn.shm === null)) {
-        conn.wal ??= fileIdentity(`${this.path}-wal`);
-        conn.shm ??= fileIdentity(`${this.path}-shm`);
-      }
+      result = records.length === 0 ? { inserted: 0, duplicates: 0 } : this.current!.appendTx(records);
+      this.file.written();
     } catch (cause) {
       throw sqliteFailure(this.path, `append ${records.length} records to`, cause);
     }
-    if (this.notices.length === 0) return result;
-    const warnings = this.notices;
-    this.notices = [];
-    return { ...result, warnings };
+    const warnings = this.file.takeNotices();
+    return warnings ? { ...result, warnings } : result;
   }
 
   async list(filter: RecordFilter, page: PageRequest): Promise<UsageRecord[]> {
@@ -416,9 +329,8 @@ export class SqliteUsageStore implements UsageStore {
 
   async close(): Promise<void> {
     this.closed = true;
-    const conn = this.current;
     this.current = null;
-    if (conn?.db.open) conn.db.close();
+    this.file.close();
   }
 
   /** For tools and benchmarks that need SQL the contract does not offer (read-only use); opens the file. */
