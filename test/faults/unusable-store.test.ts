@@ -220,3 +220,28 @@ describe.each(MODES)("bounded shutdown when neither the store nor the journal ca
     expect(closed).toMatchObject({ code: "ERR_FLUSH_TIMEOUT", atRisk: 12 });
   });
 });
+
+describe.each(MODES)("budget enforcement on an unusable store (%s)", (mode, worker) => {
+  it("the guard cannot read its limits or past usage: calls go ahead (fail open), reported once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), `tt-budget-${mode}-`));
+    const path = join(dir, "usage.db");
+    writeFileSync(path, "still not sqlite\n".repeat(100));
+    const log = capture();
+    const monitor = createTokenMonitor({
+      sqlitePath: path,
+      sqliteWorker: worker,
+      env: { BUDGET_ENFORCEMENT: "block", DAILY_TOKEN_BUDGET: "100000" },
+      logger: log.logger,
+      writer: { spillDir: join(dir, "spill") },
+    });
+    const model = new ScriptedChatModel();
+    for (let i = 0; i < 5; i++) {
+      const answer = await model.invoke("hello", attachTokenTracking({ configurable: { user_id: "b" } }, { monitor }));
+      expect(typeof answer.content).toBe("string");
+    }
+    const failOpen = log.lines.filter((l) => l.message.includes("budget check could not read the store"));
+    expect(failOpen).toHaveLength(1);
+    expect(failOpen[0].message).toContain("SQLITE_NOTADB");
+    await monitor.close().catch(() => undefined);
+  });
+});
