@@ -64,8 +64,8 @@ export class FlushTimeoutError extends StoreError {
   readonly journal: string;
   readonly atRisk: number;
   constructor(details: { timeoutMs: number; unstored: number; spilled: number; journal: string; atRisk: number; reason?: string }) {
-    let message = `${details.unstored} token usage records not yet stored within ${details.timeoutMs} ms`;
-    if (details.reason) message += ` (${details.reason})`;
+    // With a reason (an unusable store) the call gave up at once rather than after its timeout.
+    let message = `${details.unstored} token usage records not yet stored ${details.reason ? `(${details.reason})` : `within ${details.timeoutMs} ms`}`;
     if (details.spilled > 0) message += `; ${details.spilled} are in the spill journal ${details.journal}, stored when the store takes writes again (here or by the next process that opens it)`;
     if (details.atRisk > 0) message += `; ${details.atRisk} could not be journaled either and are at risk: they are only in this process's memory`;
     super(message, undefined, "ERR_FLUSH_TIMEOUT");

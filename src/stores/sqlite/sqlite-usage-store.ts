@@ -90,7 +90,8 @@ export class SqliteUsageStore implements UsageStore {
       result = records.length === 0 ? { inserted: 0, duplicates: 0 } : this.current!.appendTx(records);
       this.file.written();
     } catch (cause) {
-      throw sqliteFailure(this.path, `append ${records.length} records to`, cause);
+      // No counts in the message: an unusable store is reported once per distinct message.
+      throw sqliteFailure(this.path, "write to", cause);
     }
     const warnings = this.file.takeNotices();
     return warnings ? { ...result, warnings } : result;
