@@ -76,6 +76,16 @@ export class FlushTimeoutError extends StoreError {
   }
 }
 
+/**
+ * This process's spill journal reached `maxJournalBytes`: it takes no more records until
+ * a replay empties it (the writer then keeps records in memory up to its bound).
+ */
+export class JournalFullError extends TokenTrackingError {
+  constructor(file: string, maxBytes: number) {
+    super("ERR_JOURNAL_FULL", `the spill journal ${file} reached its bound of ${maxBytes} bytes (maxJournalBytes)`);
+  }
+}
+
 /** An optional dependency (for example `@azure/cosmos`) is not installed. */
 export class MissingDependencyError extends TokenTrackingError {
   constructor(pkg: string, purpose: string, options?: { cause?: unknown }) {
@@ -132,6 +142,7 @@ export const errorClasses = [
   StoreError,
   StoreUnusableError,
   FlushTimeoutError,
+  JournalFullError,
   MissingDependencyError,
   InvalidCursorError,
   ClosedError,

@@ -1,2 +1,2 @@
 export { BufferedWriter, type Logger, type RecordSink, type WriterOptions, type WriterStats } from "./buffered-writer.js";
-export { SpillJournal, JournalFullError } from "./spill-journal.js";
+export { SpillJournal } from "./spill-journal.js";

@@ -14,17 +14,10 @@ import { closeSync, createReadStream, fstatSync, ftruncateSync, mkdirSync, openS
 import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { JournalFullError } from "../errors.js";
 import type { UsageRecord } from "../record/types.js";
 
 const PREFIX = "spill-";
-
-/** This process's journal reached its size bound. */
-export class JournalFullError extends Error {
-  readonly code = "EJOURNALFULL";
-  constructor(file: string, maxBytes: number) {
-    super(`the spill journal ${file} reached its bound of ${maxBytes} bytes`);
-  }
-}
 
 /** @default 256 MiB: about 250,000 records of ~1 KB. */
 export const DEFAULT_MAX_JOURNAL_BYTES = 256 * 1024 * 1024;
