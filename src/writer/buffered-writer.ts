@@ -113,6 +113,7 @@ export class BufferedWriter implements RecordSink {
       this.closed = true;
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
+      await this.journal.close();
     }
   }
 

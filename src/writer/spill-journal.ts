@@ -11,7 +11,7 @@
  * fails with JournalFullError and the writer applies its memory policy.
  */
 import { closeSync, createReadStream, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
-import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { JournalFullError } from "../errors.js";
@@ -23,22 +23,28 @@ const PREFIX = "spill-";
 export const DEFAULT_MAX_JOURNAL_BYTES = 256 * 1024 * 1024;
 
 export class SpillJournal {
-  /** Appended to in the background, one append at a time. */
-  readonly file: string;
+  /** Appended to in the background, one append at a time, through one open handle. */
+  private file: string;
   /** Only `appendSync` writes here, so a synchronous append never races an asynchronous one on one file. */
   private readonly finalFile: string;
+  private readonly stamp: string;
+  private rotations = 0;
   private spilled = 0;
   /** Bytes this process has journaled and not yet replayed. */
   private bytes = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Kept open between appends: one write per spill, not five file-system round trips. */
+  private handle: FileHandle | null = null;
+  /** Size of `file` as far as whole lines go. */
+  private size = 0;
 
   constructor(
     private readonly dir: string,
     private readonly maxBytes = DEFAULT_MAX_JOURNAL_BYTES,
   ) {
-    const stamp = `${process.pid}-${Date.now().toString(36)}`;
-    this.file = join(dir, `${PREFIX}${stamp}.jsonl`);
-    this.finalFile = join(dir, `${PREFIX}${stamp}-final.jsonl`);
+    this.stamp = `${process.pid}-${Date.now().toString(36)}`;
+    this.file = join(dir, `${PREFIX}${this.stamp}.jsonl`);
+    this.finalFile = join(dir, `${PREFIX}${this.stamp}-final.jsonl`);
   }
 
   /** Records currently written by this process and not yet replayed. */
@@ -57,22 +63,43 @@ export class SpillJournal {
     if (records.length === 0) return;
     const data = Buffer.from(records.map((r) => JSON.stringify(r)).join("\n") + "\n");
     if (this.bytes + data.length > this.maxBytes) throw new JournalFullError(this.file, this.maxBytes);
-    await mkdir(this.dir, { recursive: true });
-    const fh = await open(this.file, "a");
-    try {
-      const { size } = await fh.stat();
-      try {
-        await fh.appendFile(data);
-      } catch (error) {
-        // A partial write (ENOSPC half-way) is cut off: the journal holds whole lines only.
-        await fh.truncate(size).catch(() => undefined);
-        throw error;
-      }
-    } finally {
-      await fh.close().catch(() => undefined);
+    if (!this.handle) {
+      await mkdir(this.dir, { recursive: true });
+      this.handle = await open(this.file, "a");
+      this.size = (await this.handle.stat()).size;
     }
+    const fh = this.handle;
+    try {
+      await fh.appendFile(data);
+    } catch (error) {
+      // A partial write (ENOSPC half-way) is cut off: the journal holds whole lines only.
+      // Should even that fail, later appends go to a new file rather than after a torn line.
+      const cut = await fh.truncate(this.size).then(() => true, () => false);
+      if (!cut) await this.rotate();
+      throw error;
+    }
+    this.size += data.length;
     this.bytes += data.length;
     this.spilled += records.length;
+  }
+
+  /** Closes the open handle; the next append opens the file again (or a new one). */
+  private async release(): Promise<void> {
+    const fh = this.handle;
+    this.handle = null;
+    await fh?.close().catch(() => undefined);
+  }
+
+  private async rotate(): Promise<void> {
+    await this.release();
+    this.file = join(this.dir, `${PREFIX}${this.stamp}-${++this.rotations}.jsonl`);
+  }
+
+  /** Lets go of the open file (the writer is closing). */
+  close(): Promise<void> {
+    const run = this.queue.then(() => this.release());
+    this.queue = run;
+    return run;
   }
 
   /** The synchronous variant, for a process that is about to exit. Also all or nothing. */
@@ -106,6 +133,8 @@ export class SpillJournal {
    * deleted only after all its records were written. Returns how many were replayed.
    */
   async replay(write: (records: UsageRecord[]) => Promise<void>, batchSize: number): Promise<number> {
+    // This process's own file may be claimed (renamed) below: appends after it must open it anew.
+    await this.close();
     let names: string[];
     try {
       names = (await readdir(this.dir)).filter((n) => n.startsWith(PREFIX));
