@@ -193,6 +193,29 @@ describe.skipIf(!isMounted(fs)).each(MODES)("a database on a read-only file syst
       fs.writable();
     }
   });
+
+  it("a new database in a read-only folder: the same, and stored once the folder is writable again", async () => {
+    if (!isMounted(fs)) return;
+    const path = join(fs.dir, "new", `${mode}.db`);
+    const spill = mkdtempSync(join(tmpdir(), `tt-ro-new-${mode}-`));
+    const log = capture();
+    const monitor = createTokenMonitor({ sqlitePath: path, sqliteWorker: worker, env: {}, logger: log.logger, writer: { spillDir: spill } });
+    fs.readOnly();
+    try {
+      await track(monitor, 7, `ro-new-${mode}`);
+      const failure = await monitor.flush({ timeoutMs: 20_000 }).then(() => null, (e: unknown) => e);
+      expect(failure).toMatchObject({ code: "ERR_FLUSH_TIMEOUT", spilled: 7, journal: spill });
+      const reports = log.unusable();
+      expect(reports).toHaveLength(1);
+      expect(reports[0]).toContain(path);
+      expect(reports[0]).toMatch(/EROFS|SQLITE_(READONLY|CANTOPEN)/);
+    } finally {
+      fs.writable();
+    }
+    await monitor.flush({ timeoutMs: 20_000 });
+    expect(readUsageFile(path).ids.length).toBe(7);
+    await monitor.close();
+  });
 });
 
 describe("the error crossing from the worker", () => {

@@ -6,7 +6,7 @@
  * it opened names another file (deleted and recreated, or replaced).
  */
 import Database from "better-sqlite3";
-import { mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { StoreError, StoreUnusableError } from "../../errors.js";
 import { MIGRATIONS } from "./schema.js";
@@ -55,7 +55,7 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
     try {
       mkdirSync(dirname(path), { recursive: true });
     } catch (cause) {
-      throw sqliteFailure(path, "create the folder of", cause);
+      throw sqliteFailure(path, "create the folder of", mkdirCause(dirname(path), cause));
     }
   }
   let db: Database.Database | undefined;
@@ -96,6 +96,23 @@ export function openDatabase(path: string, busyTimeoutMs: number): Database.Data
     }
     throw cause instanceof StoreError ? cause : sqliteFailure(path, "open", cause);
   }
+}
+
+/**
+ * A recursive mkdir reports ENOENT when it cannot create a folder in a parent it may not
+ * write (a read-only file system): the deepest missing folder, created alone, gives the
+ * real reason (EROFS, EACCES), which says retrying soon will not help.
+ */
+function mkdirCause(dir: string, error: unknown): unknown {
+  if ((error as { code?: unknown })?.code !== "ENOENT") return error;
+  let missing = dir;
+  while (!existsSync(dirname(missing)) && dirname(missing) !== missing) missing = dirname(missing);
+  try {
+    mkdirSync(missing);
+  } catch (real) {
+    return real;
+  }
+  return error;
 }
 
 function migrate(db: Database.Database, from: number): void {
