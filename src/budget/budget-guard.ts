@@ -333,6 +333,19 @@ export class BudgetGuard {
     this.alerts.close();
   }
 
+  private lastFailOpenReport = 0;
+
+  /**
+   * A check that could not read the store (limits kept there, past usage): the model call
+   * goes ahead, because tracking must never break the agent. Reported at most once a minute.
+   */
+  failedOpen(error: unknown): void {
+    const now = Date.now();
+    if (now - this.lastFailOpenReport < 60_000) return;
+    this.lastFailOpenReport = now;
+    this.logger.warn(`[token-tracking] a budget check could not read the store, so the call was allowed: ${(error as Error)?.message ?? String(error)}`);
+  }
+
   // ---- internals ----------------------------------------------------------------------
 
   private async talliesFor(userId: string | undefined, provider: string | undefined, now: number, allProviders: boolean): Promise<WindowTally[]> {

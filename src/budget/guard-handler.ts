@@ -11,6 +11,7 @@ import type { LLMResult } from "@langchain/core/outputs";
 import { resolveUserId, type AttributionDefaults } from "../handler/attribution.js";
 import { extractModel, type ModelStart } from "../handler/extract-model.js";
 import { extractUsage } from "../handler/extract-usage.js";
+import { BudgetExceededError } from "../errors.js";
 import { ANONYMOUS_USER } from "../record/types.js";
 import type { BudgetGuard } from "./budget-guard.js";
 import { declaredMaxOutputTokens, estimatePromptTokens, type UsageAmount } from "./reservations.js";
@@ -102,12 +103,19 @@ export class BudgetGuardHandler extends BaseCallbackHandler {
     const declared: ModelStart = { metadata, invocationParams, serialized: llm, runName };
     const { model, deployment, provider } = extractModel(undefined, declared);
     const estimate = this.estimate(input, invocationParams, model, provider, deployment);
-    await this.guard.reserve({
-      runId,
-      userId: resolveUserId(metadata, this.defaults) ?? ANONYMOUS_USER,
-      provider: provider ?? undefined,
-      estimate,
-    });
+    try {
+      await this.guard.reserve({
+        runId,
+        userId: resolveUserId(metadata, this.defaults) ?? ANONYMOUS_USER,
+        provider: provider ?? undefined,
+        estimate,
+      });
+    } catch (error) {
+      if (error instanceof BudgetExceededError) throw error;
+      // Fail open: a store that cannot be read (unusable, down) must not refuse the call.
+      this.guard.failedOpen(error);
+      return;
+    }
     this.starts.set(runId, declared);
   }
 

@@ -147,20 +147,29 @@ export class TokenMonitoringService extends UsageQueries {
    * Resolves when every record tracked so far is durable in the store. LangChain runs
    * callbacks in a background queue, so this first waits for that queue: a call whose
    * `invoke()` returned is then counted even if its end callback had not run yet.
+   * Bounded (default 30 s): see BufferedWriter.flush.
    */
   async flush(options?: { timeoutMs?: number }): Promise<void> {
     await awaitAllCallbacks();
     return this.writer.flush(options);
   }
 
-  /** Flushes and closes the store. */
+  /**
+   * Flushes (bounded: default 10 s, see BufferedWriter.close) and closes the store. Rejects
+   * with a FlushTimeoutError saying what was journaled and what is at risk when the store
+   * did not take everything in time.
+   */
   async close(options?: { timeoutMs?: number }): Promise<void> {
     try {
       await this.writer.close(options);
-      await this.budget?.close();
     } finally {
-      this.telemetry?.close();
-      await this.store.close();
+      // Also when the writer gave up (it says how many records it journaled): release the rest.
+      try {
+        await this.budget?.close();
+      } finally {
+        this.telemetry?.close();
+        await this.store.close();
+      }
     }
   }
 

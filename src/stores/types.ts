@@ -72,6 +72,8 @@ export interface AppendResult {
   inserted: number;
   /** Records whose id was already stored (an idempotent replay): not counted again. */
   duplicates: number;
+  /** Events the writer reports to its logger (e.g. the database file was replaced and reopened). */
+  warnings?: string[];
 }
 
 /** New prices for a stored record (re-pricing). Rollups must follow. */

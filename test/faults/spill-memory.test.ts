@@ -30,8 +30,10 @@ interface Outcome {
 async function runAgainstDownStore(): Promise<Outcome> {
   const dir = mkdtempSync(join(tmpdir(), "tt-mem-"));
   const path = join(dir, "usage.db");
+  const store = new SqliteUsageStore({ path, busyTimeoutMs: 0 });
+  await store.getSetting("faults", "open"); // the store opens (and creates its schema) on first use
   const monitor = createTokenMonitor({
-    store: new SqliteUsageStore({ path, busyTimeoutMs: 0 }),
+    store,
     writer: { spillDir: join(dir, "spill"), batchSize: 200, flushIntervalMs: 5, retryDelayMs: 5, maxRetryDelayMs: 20, maxBufferedRecords: BOUND },
     logger: quietLogger,
   });
