@@ -17,12 +17,15 @@ import {
   type AggregateQuery,
   type AggregateRow,
   type AppendResult,
+  type BudgetCounterState,
+  type BudgetCounterUpdate,
   type CostUpdate,
   type PageRequest,
   type RecordFilter,
   type StoreCapabilities,
   type UsageStore,
 } from "../types.js";
+import { readCosmosCounters, updateCosmosCounters, type CounterTarget } from "./budget-counters.js";
 import { chunk, mapLimit } from "./concurrency.js";
 import { resolveCosmosConfig, type CosmosUsageStoreOptions, type ResolvedCosmosConfig } from "./config.js";
 import { openContainer, type CosmosSdk, type OpenedContainer } from "./container-setup.js";
@@ -485,6 +488,20 @@ export class CosmosUsageStore implements UsageStore {
     return docs
       .map((d) => ({ key: String(d.key), value: d.value as T }))
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  // Budget counters live in their own module (budget-counters.ts); the store only opens the container.
+  private async counterTarget(): Promise<CounterTarget> {
+    const o = await this.open();
+    return { container: o.container, pk: (partition) => this.pk(o, partition, "-"), policy: this.policy };
+  }
+
+  async updateBudgetCounters(updates: BudgetCounterUpdate[]): Promise<BudgetCounterState[]> {
+    return updates.length === 0 ? [] : updateCosmosCounters(await this.counterTarget(), updates);
+  }
+
+  async readBudgetCounters(keys: Array<{ key: string; partition: string }>, now: number): Promise<Array<BudgetCounterState | null>> {
+    return keys.length === 0 ? [] : readCosmosCounters(await this.counterTarget(), keys, now);
   }
 
   /**

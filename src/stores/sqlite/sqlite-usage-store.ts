@@ -15,6 +15,8 @@ import type {
   AggregateQuery,
   AggregateRow,
   AppendResult,
+  BudgetCounterState,
+  BudgetCounterUpdate,
   CostUpdate,
   PageRequest,
   RecordFilter,
@@ -33,6 +35,7 @@ import {
 } from "./aggregate-sql.js";
 import { DEFAULT_ROLLUP_THRESHOLD, HEAVY_USERS, ROLLUP_TABLES, RollupMaintainer } from "./rollups.js";
 import { MIGRATIONS } from "./schema.js";
+import { SqliteBudgetCounters } from "./budget-counters.js";
 import { recordToValues, rowToRecord, type RecordRow } from "./rows.js";
 
 export interface SqliteUsageStoreOptions {
@@ -58,6 +61,7 @@ export class SqliteUsageStore implements UsageStore {
   private readonly rollups: RollupMaintainer;
   private readonly appendTx: (records: UsageRecord[]) => AppendResult;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly counters: SqliteBudgetCounters;
 
   constructor(options: SqliteUsageStoreOptions) {
     this.path = options.path;
@@ -88,6 +92,7 @@ export class SqliteUsageStore implements UsageStore {
 
     // Positional: the values come from recordToValues in the table's column order.
     this.insertRecord = this.db.prepare(`INSERT INTO usage_records VALUES (${"?, ".repeat(35)}?) ON CONFLICT (id) DO NOTHING`);
+    this.counters = new SqliteBudgetCounters(this.db);
     this.rollups = new RollupMaintainer(this.db, options.rollupThreshold ?? DEFAULT_ROLLUP_THRESHOLD);
     const lastRowid = this.db.prepare("SELECT COALESCE(MAX(rowid), 0) FROM usage_records").pluck();
     const appendTx = this.db.transaction((records: UsageRecord[]) => {
@@ -342,6 +347,20 @@ export class SqliteUsageStore implements UsageStore {
     const rows = this.db.prepare("SELECT key, value FROM settings WHERE namespace = ? ORDER BY key").all(namespace) as
       Array<{ key: string; value: string }>;
     return rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as T }));
+  }
+
+  async updateBudgetCounters(updates: BudgetCounterUpdate[]): Promise<BudgetCounterState[]> {
+    this.assertOpen();
+    try {
+      return this.counters.update(updates);
+    } catch (cause) {
+      throw new StoreError(`SQLite budget counter update failed: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async readBudgetCounters(keys: Array<{ key: string; partition: string }>, now: number): Promise<Array<BudgetCounterState | null>> {
+    this.assertOpen();
+    return this.counters.read(keys, now);
   }
 
   async claimOnce(namespace: string, key: string): Promise<boolean> {
