@@ -10,6 +10,9 @@
  */
 import type { BudgetCounterState, BudgetCounterUpdate } from "./types.js";
 
+/** The part of the free budget (beyond what it needs) a lease takes. */
+export const LEASE_SHARE = 0.25;
+
 export interface CounterLease {
   amount: number;
   inFlight: number;
@@ -37,13 +40,14 @@ export function applyCounterUpdate(current: CounterDoc | null, u: BudgetCounterU
   let others = 0;
   for (const [holder, lease] of Object.entries(doc.leases)) if (holder !== u.holder) others += lease.amount;
   const free = Math.max(0, doc.limit - doc.used - others);
-  let own: number;
-  if (u.want <= free) own = Math.max(0, u.want);
-  else if (u.need <= free) own = free;
-  else own = Math.min(Math.max(0, u.inFlight), free);
+  // Grant what is needed plus a share of the rest (capped by `want`), so a few processes
+  // serve most checks from memory and the last of the budget is still split among them.
+  const keep = Math.min(Math.max(0, u.keep), free);
+  const need = Math.max(0, u.need);
+  const own = need <= free ? Math.max(keep, Math.min(Math.max(u.want, need), need + Math.floor((free - need) * LEASE_SHARE))) : keep;
   if (own > 0 || u.inFlight > 0) doc.leases[u.holder] = { amount: own, inFlight: Math.max(0, u.inFlight), until: u.leaseUntil };
   else delete doc.leases[u.holder];
-  return { doc, state: { ...stateOf(doc, u.now), granted: own } };
+  return { doc, state: { ...stateOf(doc, u.now), granted: own, created: current === null } };
 }
 
 /** The counter as every process sees it (expired leases left out); `granted` is 0. */
@@ -55,5 +59,5 @@ export function stateOf(doc: CounterDoc, now: number): BudgetCounterState {
     leased += lease.amount;
     inFlight += lease.inFlight;
   }
-  return { key: doc.key, used: doc.used, leased, inFlight, granted: 0 };
+  return { key: doc.key, used: doc.used, leased, inFlight, granted: 0, created: false };
 }

@@ -108,9 +108,14 @@ export interface BudgetCounterUpdate {
   spent: number;
   /** Held by this holder's calls in flight (shown in status). */
   inFlight: number;
-  /** Lease the holder asks for: granted in full when free; else all that is free if at least `need`; else at most `inFlight`. */
-  want: number;
+  /**
+   * The lease asked for. When `need` is free the holder gets it plus a quarter of
+   * the rest, at most `want`; otherwise it keeps at most `keep` (never more than is free).
+   */
   need: number;
+  want: number;
+  /** The lease the holder still hands out from (its lease minus `spent`): kept whenever free. */
+  keep: number;
   /** Lease expiry (epoch ms): a holder that stops reporting loses its lease then. */
   leaseUntil: number;
   now: number;
@@ -125,6 +130,8 @@ export interface BudgetCounterState {
   inFlight: number;
   /** This holder's lease after the update (0 for a read). */
   granted: number;
+  /** True when this update created the counter (its `used` started from `seed`). */
+  created: boolean;
 }
 
 export interface StoreCapabilities {

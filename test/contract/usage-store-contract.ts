@@ -436,6 +436,7 @@ export function describeUsageStoreContract(
         inFlight: 0,
         want: 0,
         need: 0,
+        keep: 0,
         leaseUntil: Date.now() + 30_000,
         now: Date.now(),
         ...over,
@@ -445,14 +446,14 @@ export function describeUsageStoreContract(
         const key = `bc-${tag()}`;
         const p = `u-${key}`;
         expect(await store.readBudgetCounters([{ key, partition: p }], Date.now())).toEqual([null]);
-        const [a] = await store.updateBudgetCounters([update(key, "A", { want: 600, need: 10 })]);
+        const [a] = await store.updateBudgetCounters([update(key, "A", { want: 600, need: 600 })]);
         expect(a).toMatchObject({ used: 100, leased: 600, granted: 600 });
-        // B wants 500 but only 300 is free: it gets all of it (it needs 200).
+        // B needs 200 of the 300 free: it gets that plus a quarter of the rest (within its want).
         const [b] = await store.updateBudgetCounters([update(key, "B", { want: 500, need: 200, inFlight: 50 })]);
-        expect(b).toMatchObject({ used: 100, leased: 900, granted: 300, inFlight: 50 });
-        // A settles 250 of its lease and asks for 400 more than it holds: nothing is free.
-        const [a2] = await store.updateBudgetCounters([update(key, "A", { spent: 250, want: 800, need: 700, inFlight: 20 })]);
-        expect(a2).toMatchObject({ used: 350, granted: 20 });
+        expect(b).toMatchObject({ used: 100, leased: 825, granted: 225, inFlight: 50 });
+        // A settles 250 of its lease and needs 700: not free, so it keeps what it still hands out.
+        const [a2] = await store.updateBudgetCounters([update(key, "A", { spent: 250, want: 800, need: 700, keep: 20, inFlight: 20 })]);
+        expect(a2).toMatchObject({ used: 350, granted: 20, leased: 245 });
         // A lease past its time no longer counts.
         const later = Date.now() + 60_000;
         const [read] = await store.readBudgetCounters([{ key, partition: p }], later);
