@@ -75,7 +75,7 @@ export interface BudgetExceededDetails {
   remaining: number;
   /** What this call would take (0 when the check had no estimate). */
   estimate: number;
-  /** How the estimate was made, e.g. "prompt 12 characters / 4 + 3 messages x 4 + max_tokens 1024 (default)". */
+  /** How the estimate was made, e.g. "7 prompt tokens (characters / 4, plus 4 per message) + max_tokens 20". */
   estimateBasis?: string;
   resetsAt: string | null;
 }
@@ -88,7 +88,7 @@ export class BudgetExceededError extends TokenTrackingError {
     const held = details.inFlight > 0 ? `, ${details.inFlight} held by calls in flight` : "";
     const call = details.estimate > 0 ? `; this call needs ${details.estimate}${details.estimateBasis ? ` (estimate: ${details.estimateBasis})` : ""}` : "";
     const fix =
-      details.metric === "tokens" && details.estimateBasis?.includes("(default)")
+      details.metric === "tokens" && details.estimateBasis?.includes("(default:")
         ? "set max_tokens on the model to lower the estimate, raise the limit"
         : "raise the limit";
     super(
