@@ -390,8 +390,8 @@ export class BudgetGuard {
       for (const c of this.settled.before(seq)) {
         if (subjectFor(t.limit, c.ctx) === t.subject && t.covers(c.at)) t.add(c.at, unitsOf(t.limit, c));
       }
+      // No alert here: status reads seed too, and reading status never claims alerts.
       t.seeded = true;
-      this.raiser.thresholds(t, t.used(this.clock().getTime()), this.clock().getTime());
     })().catch((error) => {
       // Fail open: a store outage must not stop every model call; the next check retries.
       t.seeding = null;
