@@ -26,6 +26,7 @@ const LEASE_MARGIN_MS = 5_000;
 /** A lease unused this long is given back. */
 const IDLE_RETURN_MS = 2_000;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const DEMAND_ATTEMPTS = 6;
 
 export class SharedTally implements Tally {
   window: PeriodWindow;
@@ -199,11 +200,22 @@ export class LeaseSync {
 
   /** Reports `needs` (tally, lease it must reach) in one round trip, after any report already in flight for them. */
   async demand(needs: Array<[SharedTally, number]>): Promise<void> {
-    await Promise.all(needs.map(([t]) => t.syncing));
-    const now = this.o.clock();
-    const still = needs.filter(([t, amount]) => !t.synced || (t.blocking && !t.fits(amount, now)));
-    if (still.length === 0) return;
-    await this.send(still.map(([t, amount]) => [t, t.blocking ? t.held + amount : 0]));
+    // A busy store (another process holding SQLite's write lock, a 429) is retried for about
+    // a second and a half before the caller fails open.
+    for (let attempt = 1; ; attempt++) {
+      // One report per tally at a time: two in flight would both carry the same unreported spend.
+      while (needs.some(([t]) => t.syncing)) await Promise.all(needs.map(([t]) => t.syncing));
+      const now = this.o.clock();
+      const still = needs.filter(([t, amount]) => !t.synced || (t.blocking && !t.fits(amount, now)));
+      if (still.length === 0) return;
+      try {
+        await this.send(still.map(([t, amount]) => [t, t.blocking ? t.held + amount : 0]));
+        return;
+      } catch (error) {
+        if (attempt >= DEMAND_ATTEMPTS) throw error;
+        await new Promise((r) => setTimeout(r, 25 * 2 ** attempt * (0.5 + Math.random() / 2)));
+      }
+    }
   }
 
   /** Reports every tally that has something to say; `all` also gives back every lease (close). */
