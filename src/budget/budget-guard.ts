@@ -82,7 +82,7 @@ export interface ReserveRequest extends CheckOptions {
   userId: string;
 }
 
-const SWEEP_EVERY_MS = 1_000;
+const MAINTAIN_EVERY_MS = 60_000;
 const SETTLED_TTL_MS = 10 * 60_000;
 const ALLOWED: BudgetDecision = Object.freeze({ allowed: true, exceeded: [], warnings: [] }) as BudgetDecision;
 
@@ -101,8 +101,7 @@ export class BudgetGuard {
   private readonly raiser: AlertRaiser;
   private readonly settled = new SettledCalls();
   private readonly reservationTtlMs: number;
-  private lastSweep = 0;
-  private lastExpire = 0;
+  private readonly maintenance: NodeJS.Timeout;
 
   constructor(options: BudgetGuardOptions) {
     if (!options?.monitor) throw new ValidationError("monitor", "a BudgetGuard needs the TokenMonitoringService whose store it reads");
@@ -141,6 +140,8 @@ export class BudgetGuard {
     };
     if (!(this.estimateOptions.charsPerToken > 0)) throw new ValidationError("estimate.charsPerToken", "must be a positive number");
     if (!(this.estimateOptions.defaultMaxOutputTokens >= 0)) throw new ValidationError("estimate.defaultMaxOutputTokens", "must be zero or more");
+    this.maintenance = setInterval(() => this.maintain(), MAINTAIN_EVERY_MS);
+    this.maintenance.unref();
   }
 
   get pricer(): Pricer {
@@ -177,9 +178,7 @@ export class BudgetGuard {
   async check(userId: string, options: CheckOptions = {}): Promise<BudgetDecision> {
     if (!this.enabled) return ALLOWED;
     const now = this.clock().getTime();
-    const ctx = contextOf(userId, options);
-    const tallies = await this.prepare(ctx, options.estimate, now);
-    return this.decide(tallies, options, this.clock().getTime());
+    return (await this.admit(contextOf(userId, options), options, now)).decision;
   }
 
   /**
@@ -189,22 +188,14 @@ export class BudgetGuard {
   async reserve(request: ReserveRequest): Promise<BudgetDecision> {
     if (!this.enabled) return ALLOWED;
     const now = this.clock().getTime();
-    this.maintain(now);
     const ctx = contextOf(request.userId, request);
-    const tallies = await this.prepare(ctx, request.estimate, now);
-    // From here to the hold nothing awaits: concurrent reservations see each other.
-    const at = this.clock().getTime();
-    const decision = this.decide(tallies, request, at);
+    const estimate = request.estimate ?? { tokens: 0, costNanos: 0 };
+    const { decision } = await this.admit(ctx, request, now, (tallies, at) =>
+      // Called synchronously with the decision: concurrent reservations see each other.
+      this.reservations.add({ runId: request.runId, ctx, at, createdAt: at, holds: tallies.map((t) => ({ tally: t, amount: unitsOf(t.limit, estimate) })) }),
+    );
     for (const w of decision.warnings) this.logger.warn(`[token-tracking] ${new BudgetExceededError(w).message} (warn mode: call allowed)`);
     if (!decision.allowed) throw new BudgetExceededError(decision.exceeded[0]);
-    const estimate = request.estimate ?? { tokens: 0, costNanos: 0 };
-    this.reservations.add({
-      runId: request.runId,
-      ctx,
-      at,
-      createdAt: at,
-      holds: tallies.map((t) => ({ tally: t, amount: unitsOf(t.limit, estimate) })),
-    });
     return decision;
   }
 
@@ -218,7 +209,8 @@ export class BudgetGuard {
       const units = unitsOf(tally.limit, actual);
       if (units === 0 || !tally.covers(r.at)) continue;
       tally.add(r.at, units, false);
-      if (tally instanceof WindowTally && tally.seeded) this.raiser.thresholds(tally, tally.used(now), now);
+      if (tally instanceof SharedTally) this.leases.track(tally);
+      else if ((tally as WindowTally).seeded) this.raiser.thresholds(tally, tally.used(now), now);
     }
   }
 
@@ -245,7 +237,7 @@ export class BudgetGuard {
       for (const limit of this.registry.forUser(r.userId, r.provider, false)) {
         const subject = subjectFor(limit, ctx);
         if (subject === undefined) continue;
-        const t = this.tallies.peek(limit, subject);
+        const t = this.tallies.peek(limit, subject, now);
         if (!t || !t.covers(at)) continue;
         const units = limit.metric === "requests" ? (settled ? 0 : 1) : unitsOf(limit, amount);
         if (units === 0) continue;
@@ -254,7 +246,10 @@ export class BudgetGuard {
           if (!t.seeded && t.seeding === null) continue;
           t.add(at, units);
           if (t.seeded && units > 0) this.raiser.thresholds(t, t.used(now), now);
-        } else t.add(at, units, true);
+        } else {
+          t.add(at, units, true);
+          this.leases.track(t as SharedTally);
+        }
       }
     }
   }
@@ -311,6 +306,7 @@ export class BudgetGuard {
 
   /** Reports what is unreported, gives every lease back and stops the timers. */
   async close(): Promise<void> {
+    clearInterval(this.maintenance);
     this.leases.stop();
     this.alerts.close();
     await this.leases.flush(true).catch(() => undefined);
@@ -338,7 +334,9 @@ export class BudgetGuard {
       for (const t of tallies) {
         if (t instanceof SharedTally) {
           t.lastActive = at;
+          this.leases.touch(t);
           const amount = Math.max(1, unitsOf(t.limit, est));
+          if (t.blocking && t.renewDue(at) && t.fits(amount, at)) this.leases.renew(t);
           if (!t.synced ? t.syncing === null || t.blocking : t.blocking && !t.fits(amount, at) && t.couldGet(amount) && t.failOpenUntil <= at) {
             needs.push([t, amount]);
           }
@@ -357,7 +355,35 @@ export class BudgetGuard {
     return tallies;
   }
 
-  private decide(tallies: Tally[], options: CheckOptions, now: number): BudgetDecision {
+  /**
+   * Reads what the decision needs and decides. A refusal by a shared counter whose store
+   * still had room (calls alongside took what the last report brought) is retried.
+   */
+  private async admit(
+    ctx: CallContext,
+    options: CheckOptions,
+    now: number,
+    hold?: (tallies: Tally[], at: number) => void,
+  ): Promise<{ tallies: Tally[]; decision: BudgetDecision; at: number }> {
+    const est = options.estimate ?? { tokens: 0, costNanos: 0 };
+    for (let attempt = 0; ; attempt++) {
+      const tallies = await this.prepare(ctx, options.estimate, attempt === 0 ? now : this.clock().getTime());
+      const at = this.clock().getTime();
+      const decision = this.decide(tallies, options, at, false);
+      const retry =
+        !decision.allowed &&
+        attempt < 20 &&
+        tallies.some((t) => {
+          const amount = Math.max(1, unitsOf(t.limit, est));
+          return t instanceof SharedTally && t.blocking && !t.fits(amount, at) && t.couldGet(amount);
+        });
+      if (retry) continue;
+      if (decision.allowed) hold?.(tallies, at);
+      return { tallies, decision: decision.allowed ? decision : this.decide(tallies, options, at, true), at };
+    }
+  }
+
+  private decide(tallies: Tally[], options: CheckOptions, now: number, final: boolean): BudgetDecision {
     let decision: BudgetDecision | null = null;
     for (const t of tallies) {
       const need = unitsOf(t.limit, options.estimate ?? { tokens: 0, costNanos: 0 });
@@ -374,7 +400,7 @@ export class BudgetGuard {
       if (t.limit.mode === "block") {
         decision.allowed = false;
         decision.exceeded.push(details);
-        this.raiser.refusal(t, t.used(now), now);
+        if (final) this.raiser.refusal(t, t.used(now), now);
       } else decision.warnings.push(details);
     }
     return decision ?? ALLOWED;
@@ -420,13 +446,10 @@ export class BudgetGuard {
     return out;
   }
 
-  /** Releases ended windows (every second at most) and calls that never ended (every minute). */
-  private maintain(now: number): void {
-    if (now - this.lastSweep < SWEEP_EVERY_MS && now >= this.lastSweep) return;
-    this.lastSweep = now;
-    this.tallies.sweep(now);
-    if (now - this.lastExpire < 60_000 && now >= this.lastExpire) return;
-    this.lastExpire = now;
+  /** Releases calls that never ended and idle rolling windows; runs on a timer, off the call path. */
+  private maintain(): void {
+    const now = this.clock().getTime();
+    this.tallies.sweepRolling(now);
     const expired = this.reservations.expire(now - this.reservationTtlMs);
     if (expired > 0) this.logger.warn(`[token-tracking] released ${expired} budget reservations of calls that never ended`);
     this.settled.expire(now - SETTLED_TTL_MS);

@@ -27,6 +27,8 @@ const LEASE_MARGIN_MS = 5_000;
 const IDLE_RETURN_MS = 2_000;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const DEMAND_ATTEMPTS = 6;
+/** Idle leases looked at per background tick: a rollover of many users is released over a few ticks. */
+const MAX_IDLE_PER_TICK = 2_000;
 
 export class SharedTally implements Tally {
   window: PeriodWindow;
@@ -41,7 +43,7 @@ export class SharedTally implements Tally {
   /** Settled here and not reported yet. */
   spent = 0;
   /** Usage of stored records seen before the first report (dropped if this process creates the counter from the records). */
-  private preSync = 0;
+  preSync = 0;
   private reportedInFlight = 0;
   syncing: Promise<void> | null = null;
   /** Set while a lease is being given back: nothing is handed out from it meanwhile. */
@@ -77,6 +79,11 @@ export class SharedTally implements Tally {
 
   covers(at: number): boolean {
     return at >= this.window.start && at < this.window.end;
+  }
+
+  /** Whether the lease should be renewed (in use, and half its time gone). */
+  renewDue(now: number): boolean {
+    return this.granted > 0 && !this.syncing && this.leaseUntil - now < LEASE_TTL_MS / 2;
   }
 
   /** Whether `amount` more can be handed out from this process's lease now, with no round trip. */
@@ -147,15 +154,6 @@ export class SharedTally implements Tally {
     }
   }
 
-  /** Whether the background reporter has something to send. */
-  due(now: number): boolean {
-    if (this.syncing) return false;
-    if (this.spent !== 0 || this.preSync !== 0) return true;
-    if (this.granted > 0 && this.held === 0 && now - this.lastActive > IDLE_RETURN_MS) return true;
-    // Renew a lease in use before it lapses.
-    return this.granted > 0 && this.leaseUntil - now < LEASE_TTL_MS / 2;
-  }
-
   /** Nothing left to report or give back: the tally can be forgotten. */
   drained(): boolean {
     return this.held === 0 && this.spent === 0 && this.preSync === 0 && this.granted === 0 && !this.syncing;
@@ -177,7 +175,10 @@ export interface LeaseSyncOptions {
 /** Sends tallies' reports to the store: on demand for a check, and in the background. */
 export class LeaseSync {
   readonly stats = { roundTrips: 0, reports: 0 };
-  private readonly tracked = new Set<SharedTally>();
+  /** Tallies with usage not reported yet. */
+  private readonly dirty = new Set<SharedTally>();
+  /** Tallies holding a lease, least recently used first (idle ones are found without a scan). */
+  private readonly leased = new Map<SharedTally, true>();
   private timer: NodeJS.Timeout | null = null;
   private readonly interval: number;
   private background: Promise<void> | null = null;
@@ -186,16 +187,17 @@ export class LeaseSync {
     this.interval = o.reportIntervalMs ?? 250;
   }
 
+  /** Marks a tally as having usage to report. */
   track(t: SharedTally): void {
-    this.tracked.add(t);
-    if (!this.timer) {
-      this.timer = setInterval(() => void this.flush(false), this.interval);
-      this.timer.unref();
-    }
+    this.dirty.add(t);
+    this.startTimer();
   }
 
-  untrack(t: SharedTally): void {
-    this.tracked.delete(t);
+  /** A tally whose lease was just used moves to the young end of the idle order. */
+  touch(t: SharedTally): void {
+    if (t.granted <= 0) return;
+    this.leased.delete(t);
+    this.leased.set(t, true);
   }
 
   /** Reports `needs` (tally, lease it must reach) in one round trip, after any report already in flight for them. */
@@ -218,20 +220,45 @@ export class LeaseSync {
     }
   }
 
-  /** Reports every tally that has something to say; `all` also gives back every lease (close). */
+  /** Renews a lease in use before it lapses, in the background. */
+  renew(t: SharedTally): void {
+    if (t.syncing) return;
+    this.send([[t, t.held]]).catch((error) => {
+      this.o.logger.warn(`[token-tracking] budget lease renewal failed (retried): ${(error as Error).message}`);
+    });
+  }
+
+  /**
+   * Reports unreported usage, and gives back idle leases (at most `MAX_IDLE_PER_TICK` per
+   * call, oldest first); `all` gives back every lease (close).
+   */
   flush(all: boolean): Promise<void> {
     if (this.background && !all) return this.background;
     const now = this.o.clock();
-    const due: Array<[SharedTally, number]> = [];
-    for (const t of this.tracked) {
+    const due = new Map<SharedTally, number>();
+    for (const t of this.dirty) {
       if (t.syncing) continue;
-      const giveBack = all || (t.held === 0 && now - t.lastActive > IDLE_RETURN_MS);
-      if (all ? t.granted === 0 && t.spent === 0 : !t.due(now)) continue;
-      if (giveBack && t.granted > 0) t.returning = true;
-      due.push([t, t.returning ? 0 : t.held]);
+      this.dirty.delete(t);
+      if (t.spent !== 0 || t.preSync !== 0) due.set(t, t.returning ? 0 : t.held);
     }
-    if (due.length === 0) return Promise.resolve();
-    const run = this.send(due).catch((error) => {
+    let visited = 0;
+    for (const t of this.leased.keys()) {
+      if (!all && (now - t.lastActive <= IDLE_RETURN_MS || visited++ >= MAX_IDLE_PER_TICK)) break;
+      if (t.syncing || t.held > 0) continue;
+      this.leased.delete(t);
+      // A window that ended needs no lease back (its counter is done): only unreported usage is owed.
+      if (now >= t.window.end) {
+        t.granted = 0;
+        continue;
+      }
+      if (t.granted > 0) {
+        t.returning = true;
+        due.set(t, 0);
+      }
+    }
+    if (due.size === 0) return Promise.resolve();
+    const run = this.send([...due]).catch((error) => {
+      for (const t of due.keys()) this.dirty.add(t);
       this.o.logger.warn(`[token-tracking] budget counters could not be reported (retried): ${(error as Error).message}`);
     });
     this.background = run.finally(() => {
@@ -251,6 +278,12 @@ export class LeaseSync {
     this.timer = null;
   }
 
+  private startTimer(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.flush(false), this.interval);
+    this.timer.unref();
+  }
+
   private send(items: Array<[SharedTally, number]>): Promise<void> {
     const run = (async () => {
       const seeds = await Promise.all(
@@ -268,6 +301,9 @@ export class LeaseSync {
       items.forEach(([t], i) => {
         t.absorb(states[i], updates[i], now);
         t.returning = false;
+        if (t.granted > 0) this.touch(t);
+        else this.leased.delete(t);
+        if (t.spent !== 0 || t.preSync !== 0) this.dirty.add(t);
       });
       for (const [t] of items) this.o.onSynced(t, now);
     })();
@@ -278,6 +314,7 @@ export class LeaseSync {
       }
     });
     for (const [t] of items) t.syncing = done;
+    this.startTimer();
     return done;
   }
 }
