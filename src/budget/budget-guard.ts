@@ -280,7 +280,9 @@ export class BudgetGuard {
       const states = await this.monitor.store.readBudgetCounters(shared.map((t) => ({ key: t.key, partition: t.partition })), now);
       for (const [i, t] of shared.entries()) {
         const s = states[i];
-        rows.push({ t, used: s ? s.used : await this.pastUsage(t, t.window.start, t.window.end), inFlight: s ? s.inFlight : t.held });
+        // Other processes' calls in flight as they last reported them, this process's as they are now.
+        const inFlight = (s ? Math.max(0, s.inFlight - (t.synced ? t.reportedInFlight : 0)) : 0) + t.held;
+        rows.push({ t, used: s ? s.used : await this.pastUsage(t, t.window.start, t.window.end), inFlight });
       }
     }
     return rows.map(({ t, used, inFlight }) => statusRow(t, used, inFlight));

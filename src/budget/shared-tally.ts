@@ -44,7 +44,8 @@ export class SharedTally implements Tally {
   spent = 0;
   /** Usage of stored records seen before the first report (dropped if this process creates the counter from the records). */
   preSync = 0;
-  private reportedInFlight = 0;
+  /** `held` as last reported (the store's in-flight sum includes it). */
+  reportedInFlight = 0;
   syncing: Promise<void> | null = null;
   /** Set while a lease is being given back: nothing is handed out from it meanwhile. */
   returning = false;
