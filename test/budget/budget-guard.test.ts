@@ -250,3 +250,43 @@ describe("BudgetGuard refusals and rollover", () => {
     expect((await guard.getBudgetStatus("u7"))[0]).toMatchObject({ used: 10 });
   });
 });
+
+describe("BudgetGuard shared across guards", () => {
+  it("two guards on one file share the counter: admitted spend stays within the limit plus the overshoot of calls in flight", async () => {
+    const clock = new TestClock(Date.parse("2026-06-10T12:00:00Z"));
+    const a = setup(clock);
+    const b = setup(clock, {}, a.path);
+    await a.guard.setLimit({ id: "shared", scope: "global", metric: "tokens", amount: 100, mode: "block" });
+    await b.guard.refreshLimits();
+    // Each call is estimated at 10 tokens and uses 15: the bound allows 5 per call in flight.
+    let n = 0;
+    const call = async (g: typeof a.guard, i: number) => {
+      const runId = `${g === a.guard ? "a" : "b"}${i}`;
+      try {
+        await g.reserve({ runId, userId: `u${i % 3}`, estimate: { tokens: 10, costNanos: 0 } });
+      } catch {
+        return 0;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+      g.settle(runId, { tokens: 15, costNanos: 0 });
+      n++;
+      return 15;
+    };
+    const spent = (await Promise.all(Array.from({ length: 30 }, (_, i) => call(i % 2 ? a.guard : b.guard, i)))).reduce((x, y) => x + y, 0);
+    console.log(`[budgets] two guards: ${n} calls admitted, ${spent} tokens spent`);
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThanOrEqual(10);
+    expect(spent).toBeLessThanOrEqual(100 + 5 * n);
+    await a.guard.flushUsage();
+    await b.guard.flushUsage();
+    // Both read the same counter.
+    const [sa] = await a.guard.getBudgetStatus();
+    const [sb] = await b.guard.getBudgetStatus();
+    expect(sa.used).toBe(spent);
+    expect(sb.used).toBe(spent);
+    // Every estimate admitted filled the limit (10 x 10 tokens): the counter has no room left for either guard.
+    expect(n).toBe(10);
+    await expect(a.guard.reserve({ runId: "late-a", userId: "u0", estimate: { tokens: 10, costNanos: 0 } })).rejects.toThrow(/refused the call/);
+    await expect(b.guard.reserve({ runId: "late-b", userId: "u0", estimate: { tokens: 10, costNanos: 0 } })).rejects.toThrow(/refused the call/);
+  });
+});
