@@ -21,6 +21,7 @@ import { AlertRaiser, exceededDetails, statusRow, type BudgetStatus } from "./bu
 import { BudgetGuardHandler, type BudgetGuardHandlerOptions } from "./guard-handler.js";
 import { LimitRegistry } from "./limit-registry.js";
 import type { BudgetLimit, BudgetLimitInput, BudgetMode } from "./limits.js";
+import { pastUsage, pastUsageRows } from "./past-usage.js";
 import { ReservationBook, SettledCalls, type EstimateOptions, type UsageAmount } from "./reservations.js";
 import { isPerSubject, subjectFor, type CallContext } from "./scopes.js";
 import { LeaseSync, SharedTally } from "./shared-tally.js";
@@ -128,7 +129,7 @@ export class BudgetGuard {
       store: this.monitor.store,
       logger: this.logger,
       clock: () => this.clock().getTime(),
-      seed: (t) => this.pastUsage(t, t.window.start, t.window.end),
+      seed: (t) => pastUsage(this.monitor, t, t.window.start, t.window.end),
       onSynced: (t) => this.raiser.thresholds(t, t.used(), this.clock().getTime()),
       reportIntervalMs: options.reportIntervalMs,
     });
@@ -282,7 +283,7 @@ export class BudgetGuard {
         const s = states[i];
         // Other processes' calls in flight as they last reported them, this process's as they are now.
         const inFlight = (s ? Math.max(0, s.inFlight - (t.synced ? t.reportedInFlight : 0)) : 0) + t.held;
-        rows.push({ t, used: s ? s.used : await this.pastUsage(t, t.window.start, t.window.end), inFlight });
+        rows.push({ t, used: s ? s.used : await pastUsage(this.monitor, t, t.window.start, t.window.end), inFlight });
       }
     }
     return rows.map(({ t, used, inFlight }) => statusRow(t, used, inFlight));
@@ -413,7 +414,7 @@ export class BudgetGuard {
       const seq = this.settled.seq;
       const now = this.clock().getTime();
       const start = Math.floor(t.window.start / 60_000) * 60_000;
-      const byHour = await this.pastUsageRows(t, start, now + 60_000, true);
+      const byHour = await pastUsageRows(this.monitor, t, start, now + 60_000, true);
       for (const { at, units } of byHour) t.add(at, units);
       for (const c of this.settled.before(seq)) {
         if (subjectFor(t.limit, c.ctx) === t.subject && t.covers(c.at)) t.add(c.at, unitsOf(t.limit, c));
@@ -428,26 +429,6 @@ export class BudgetGuard {
     return t.seeding;
   }
 
-  /** Past usage of a tally's subject in [start, end), from the store's aggregates (rollup-backed). */
-  private async pastUsage(t: Tally, start: number, end: number): Promise<number> {
-    const rows = await this.pastUsageRows(t, start, end, false);
-    return rows.reduce((n, r) => n + r.units, 0);
-  }
-
-  private async pastUsageRows(t: Tally, start: number, end: number, byHour: boolean): Promise<Array<{ at: number; units: number }>> {
-    const { filter, dimension } = seedFilter(t.limit, t.subject);
-    const groupBy: GroupKey[] = [...(byHour ? (["hour"] as GroupKey[]) : []), ...(dimension ? [`dimension:${dimension.name}` as GroupKey] : [])];
-    const rows = await this.monitor.aggregate({ ...filter, start: new Date(start).toISOString(), end: new Date(end).toISOString() }, groupBy);
-    const out: Array<{ at: number; units: number }> = [];
-    for (const row of rows) {
-      if (dimension && row.key[`dimension:${dimension.name}`] !== dimension.value) continue;
-      const units = t.limit.metric === "cost" ? row.costNanos : t.limit.metric === "requests" ? row.requests : row.totalTokens;
-      // Rolling windows place an hour's spend at its last record, so it leaves the window no earlier than it should.
-      out.push({ at: byHour && row.lastSeen ? Date.parse(row.lastSeen) : start, units });
-    }
-    return out;
-  }
-
   /** Releases calls that never ended and idle rolling windows; runs on a timer, off the call path. */
   private maintain(): void {
     const now = this.clock().getTime();
@@ -460,29 +441,4 @@ export class BudgetGuard {
 
 function contextOf(userId: string, o: CheckOptions): CallContext {
   return { userId, provider: o.provider, model: o.model, agentName: o.agentName, dimensions: o.dimensions };
-}
-
-/** The record filter that selects a subject's usage (dimension values are matched on grouped rows). */
-function seedFilter(limit: BudgetLimit, subject: string): { filter: RecordFilter; dimension?: { name: string; value: string } } {
-  const scope = limit.scope;
-  const colon = scope.indexOf(":");
-  const kind = colon < 0 ? scope : scope.slice(0, colon);
-  const rest = scope.slice(colon + 1);
-  const value = rest === "*" || rest.endsWith("=*") ? subject : rest;
-  switch (kind) {
-    case "user":
-      return { filter: { userId: value } };
-    case "provider":
-      return { filter: { provider: value } };
-    case "model":
-      return { filter: { model: value } };
-    case "agent":
-      return { filter: { agentName: value } };
-    case "dimension": {
-      const eq = rest.indexOf("=");
-      return { filter: {}, dimension: { name: rest.slice(0, eq), value: rest.endsWith("=*") ? subject : rest.slice(eq + 1) } };
-    }
-    default:
-      return { filter: {} };
-  }
 }
