@@ -114,10 +114,19 @@ export class ClosedError extends TokenTrackingError {
 export interface BudgetExceededDetails {
   scope: string;
   limitId: string;
-  metric: "tokens" | "cost";
+  metric: "tokens" | "cost" | "requests";
+  /** Tokens, requests, or USD for cost limits (the same unit in every field below). */
   limit: number;
+  /** Settled usage in the window, every process included. */
   used: number;
+  /** Held by calls in flight (every process's, as last reported). */
+  inFlight: number;
+  /** limit - used - inFlight, at least 0. */
   remaining: number;
+  /** What this call would take (0 when the check had no estimate). */
+  estimate: number;
+  /** How the estimate was made, e.g. "7 prompt tokens (characters / 4, plus 4 per message) + max_tokens 20". */
+  estimateBasis?: string;
   resetsAt: string | null;
 }
 
@@ -125,11 +134,19 @@ export interface BudgetExceededDetails {
 export class BudgetExceededError extends TokenTrackingError {
   readonly details: BudgetExceededDetails;
   constructor(details: BudgetExceededDetails) {
-    const unit = details.metric === "cost" ? "USD" : "tokens";
+    const unit = details.metric === "cost" ? "USD" : details.metric;
+    const held = details.inFlight > 0 ? `, ${details.inFlight} held by calls in flight` : "";
+    const call = details.estimate > 0 ? `; this call needs ${details.estimate}${details.estimateBasis ? ` (estimate: ${details.estimateBasis})` : ""}` : "";
+    const fix =
+      details.metric === "tokens" && details.estimateBasis?.includes("(default:")
+        ? "set max_tokens on the model to lower the estimate, raise the limit"
+        : "raise the limit";
     super(
       "ERR_BUDGET_EXCEEDED",
-      `budget "${details.limitId}" (${details.scope}) exceeded: used ${details.used} of ${details.limit} ${unit}` +
-        (details.resetsAt ? `; it resets at ${details.resetsAt}` : ""),
+      `budget "${details.limitId}" (${details.scope}) refused the call: used ${details.used} of ${details.limit} ${unit}${held}, ` +
+        `${details.remaining} left${call}. To go on: ${fix} (token-usage set-limit, or PUT /budgets)` +
+        (details.resetsAt ? `, or wait for the reset at ${details.resetsAt}` : ", or wait for usage to leave the rolling window") +
+        ".",
     );
     this.details = details;
   }

@@ -41,15 +41,16 @@ export function webhookBody(alert: BudgetAlert, format: WebhookFormat = "json"):
 }
 
 function title(a: BudgetAlert): string {
-  const label = a.level === "exceeded" ? "Budget exceeded" : a.level === "critical" ? "Budget critical" : "Budget warning";
+  const label =
+    a.level === "refused" ? "Call refused by budget" : a.level === "exceeded" ? "Budget exceeded" : a.level === "critical" ? "Budget critical" : "Budget warning";
   return `${label}: ${a.limitId}`;
 }
 
 /** Label/value pairs every chat format shows (strings, as the cards require). */
 function facts(a: BudgetAlert): Array<[string, string]> {
-  const unit = a.metric === "cost" ? "USD" : "tokens";
+  const unit = a.metric === "cost" ? "USD" : a.metric === "requests" ? "requests" : "tokens";
   const rows: Array<[string, string]> = [
-    ["Used", `${readable(a.used)} of ${readable(a.limit)} ${unit} (${Math.round(a.percent * 1000) / 10}%)`],
+    ["Used", `${readable(a.used)} of ${readable(a.limit)} ${unit} (${Math.round(a.fractionUsed * 1000) / 10}%)`],
     ["Scope", a.scope],
     ["Mode", a.mode],
   ];

@@ -9,20 +9,23 @@ import type { Logger } from "../writer/buffered-writer.js";
 import type { BudgetMetric, BudgetMode } from "./limits.js";
 import { parseWebhookFormat, webhookBody, type WebhookFormat } from "./alert-formats.js";
 
-export type AlertLevel = "warning" | "critical" | "exceeded";
+/** `refused`: a call was refused in a window whose 100% alert had not fired (its estimate did not fit). */
+export type AlertLevel = "warning" | "critical" | "exceeded" | "refused";
 
 export interface BudgetAlert {
   limitId: string;
   scope: string;
-  /** The user a `user:*` limit was counted for; null for shared limits. */
+  /** The user a `user:*` or `user:<id>` limit was counted for; null for other limits. */
   userId: string | null;
+  /** The subject's scope, e.g. `user:alice` or `dimension:tenant=acme` (same as `scope` for single-counter limits). */
+  subjectScope: string;
   metric: BudgetMetric;
   mode: BudgetMode;
   level: AlertLevel;
   /** The threshold crossed, as a fraction (0.8 = 80%). */
   threshold: number;
-  /** Usage / limit when it was crossed (may be above the threshold). */
-  percent: number;
+  /** Usage / limit when it was crossed, as a fraction (0.8 = 80%; may be above the threshold). */
+  fractionUsed: number;
   /** Tokens, or USD for cost limits. */
   used: number;
   limit: number;
@@ -55,10 +58,17 @@ export function alertLevel(threshold: number): AlertLevel {
 }
 
 export function formatAlert(a: BudgetAlert): string {
-  const unit = a.metric === "cost" ? "USD" : "tokens";
+  const unit = a.metric === "cost" ? "USD" : a.metric;
   const who = a.userId ? ` for user ${a.userId}` : "";
+  if (a.level === "refused") {
+    return (
+      `budget "${a.limitId}"${who} refused a call at ${Math.round(a.fractionUsed * 1000) / 10}% used ` +
+      `(${a.used} of ${a.limit} ${unit}): the call's estimate did not fit in what is left` +
+      (a.resetsAt ? `; resets at ${a.resetsAt}` : "")
+    );
+  }
   return (
-    `budget "${a.limitId}"${who} reached ${Math.round(a.percent * 1000) / 10}% ` +
+    `budget "${a.limitId}"${who} reached ${Math.round(a.fractionUsed * 1000) / 10}% ` +
     `(${a.used} of ${a.limit} ${unit}, threshold ${Math.round(a.threshold * 100)}%)` +
     (a.resetsAt ? `; resets at ${a.resetsAt}` : "")
   );

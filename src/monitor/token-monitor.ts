@@ -151,7 +151,9 @@ export class TokenMonitoringService extends UsageQueries {
    */
   async flush(options?: { timeoutMs?: number }): Promise<void> {
     await awaitAllCallbacks();
-    return this.writer.flush(options);
+    await this.writer.flush(options);
+    // Budget usage settled so far reaches the shared counters too (and their alerts).
+    await this.budget?.flushUsage().catch(() => undefined);
   }
 
   /**

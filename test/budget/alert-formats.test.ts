@@ -196,8 +196,8 @@ describe("budget alert webhook formats", () => {
 
   it("escapes Slack control characters from user input and cuts the header to 150 characters", () => {
     const alert: BudgetAlert = {
-      limitId: "x".repeat(200), scope: "user:*", userId: "<!channel>&", metric: "cost", mode: "warn", level: "critical",
-      threshold: 0.95, percent: 0.96, used: 9.6, limit: 10, windowStart: "2026-12-01T00:00:00.000Z", resetsAt: null, at: "2026-12-01T01:00:00.000Z",
+      limitId: "x".repeat(200), scope: "user:*", subjectScope: "user:<!channel>&", userId: "<!channel>&", metric: "cost", mode: "warn", level: "critical",
+      threshold: 0.95, fractionUsed: 0.96, used: 9.6, limit: 10, windowStart: "2026-12-01T00:00:00.000Z", resetsAt: null, at: "2026-12-01T01:00:00.000Z",
     };
     const body = webhookBody(alert, "slack") as z.infer<typeof slackMessage>;
     expect(slackMessage.safeParse(body).success).toBe(true);

@@ -171,7 +171,7 @@ describe("OpenTelemetry GenAI metrics", () => {
     expect(sumBy(await sdk.points("token_tracking.budget.used_tokens"), "token_tracking.budget.id").get("env:daily-tokens")).toBe(350);
     expect(sumBy(await sdk.points("token_tracking.budget.limit_cost"), "token_tracking.budget.id").get("env:daily-cost")).toBe(2);
     const status = await monitor.budget!.getBudgetStatus();
-    expect(byId.get("env:daily-cost")).toBeCloseTo(status.find((s) => s.limitId === "env:daily-cost")!.percent, 12);
+    expect(byId.get("env:daily-cost")).toBeCloseTo(status.find((s) => s.limitId === "env:daily-cost")!.fractionUsed, 12);
   });
 
   it("without @opentelemetry/api (or without an SDK) tracking works and nothing is reported", async () => {

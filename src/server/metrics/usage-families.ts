@@ -56,7 +56,7 @@ export function usageFamilies(rows: AggregateRow[]): MetricFamily[] {
 }
 
 /** The fields of a budget status reported as gauges. */
-export type BudgetStatusRow = Pick<BudgetStatus, "limitId" | "scope" | "metric" | "used" | "limit" | "percent">;
+export type BudgetStatusRow = Pick<BudgetStatus, "limitId" | "scope" | "metric" | "used" | "limit" | "fractionUsed">;
 
 /** The application-wide budgets (global and provider limits), as gauges. */
 export function budgetFamilies(statuses: BudgetStatusRow[]): MetricFamily[] {
@@ -65,7 +65,7 @@ export function budgetFamilies(statuses: BudgetStatusRow[]): MetricFamily[] {
   const limit: Sample[] = [];
   for (const s of statuses) {
     const labels = { limit_id: s.limitId, scope: s.scope, metric: s.metric };
-    ratio.push({ labels, value: s.percent });
+    ratio.push({ labels, value: s.fractionUsed });
     used.push({ labels, value: s.used });
     limit.push({ labels, value: s.limit });
   }

@@ -12,12 +12,15 @@ import type {
   AggregateQuery,
   AggregateRow,
   AppendResult,
+  BudgetCounterState,
+  BudgetCounterUpdate,
   CostUpdate,
   PageRequest,
   RecordFilter,
   StoreCapabilities,
   UsageStore,
 } from "../types.js";
+import { readCosmosCounters, updateCosmosCounters, type CounterTarget } from "./budget-counters.js";
 import { resolveCosmosConfig, type CosmosUsageStoreOptions } from "./config.js";
 import { CosmosContext, type CosmosStoreMetrics } from "./context.js";
 import { aggregateGlobal } from "./global-queries.js";
@@ -100,6 +103,20 @@ export class CosmosUsageStore implements UsageStore {
 
   claimOnce(namespace: string, key: string): Promise<boolean> {
     return settings.claimOnce(this.ctx, namespace, key);
+  }
+
+  // Budget counters live in their own module (budget-counters.ts); the store only opens the container.
+  private async counterTarget(): Promise<CounterTarget> {
+    const o = await this.ctx.open();
+    return { container: o.container, pk: (partition) => this.ctx.pk(o, partition, "-"), policy: this.ctx.policy };
+  }
+
+  async updateBudgetCounters(updates: BudgetCounterUpdate[]): Promise<BudgetCounterState[]> {
+    return updates.length === 0 ? [] : updateCosmosCounters(await this.counterTarget(), updates);
+  }
+
+  async readBudgetCounters(keys: Array<{ key: string; partition: string }>, now: number): Promise<Array<BudgetCounterState | null>> {
+    return keys.length === 0 ? [] : readCosmosCounters(await this.counterTarget(), keys, now);
   }
 
   close(): Promise<void> {

@@ -8,6 +8,7 @@ import type Database from "better-sqlite3";
 import { rmSync } from "node:fs";
 import type { UsageRecord } from "../../record/types.js";
 import type { AppendResult } from "../types.js";
+import { SqliteBudgetCounters } from "./budget-counters.js";
 import { RollupMaintainer } from "./rollups.js";
 import { recordToValues } from "./rows.js";
 import { fileIdentity, openDatabase, sameFile, type FileIdentity } from "./sqlite-connection.js";
@@ -16,6 +17,7 @@ import { fileIdentity, openDatabase, sameFile, type FileIdentity } from "./sqlit
 export interface Connection {
   db: Database.Database;
   rollups: RollupMaintainer;
+  counters: SqliteBudgetCounters;
   appendTx: (records: UsageRecord[]) => AppendResult;
   statements: Map<string, Database.Statement>;
   /** What the path named when it was opened, and its WAL and shared-memory files. */
@@ -94,6 +96,7 @@ export class SqliteFile {
     return {
       db,
       rollups,
+      counters: new SqliteBudgetCounters(db),
       // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read locks.
       appendTx: (records) => appendTx.immediate(records),
       statements: new Map(),

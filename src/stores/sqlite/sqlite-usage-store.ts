@@ -9,12 +9,14 @@
  * in sqlite-connection.ts, noticing a replaced file in sqlite-file.ts.
  */
 import type Database from "better-sqlite3";
-import { ClosedError, ValidationError } from "../../errors.js";
+import { ClosedError, StoreError, ValidationError } from "../../errors.js";
 import type { UsageRecord } from "../../record/types.js";
 import type {
   AggregateQuery,
   AggregateRow,
   AppendResult,
+  BudgetCounterState,
+  BudgetCounterUpdate,
   CostUpdate,
   PageRequest,
   RecordFilter,
@@ -317,6 +319,20 @@ export class SqliteUsageStore implements UsageStore {
     const rows = this.db.prepare("SELECT key, value FROM settings WHERE namespace = ? ORDER BY key").all(namespace) as
       Array<{ key: string; value: string }>;
     return rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as T }));
+  }
+
+  async updateBudgetCounters(updates: BudgetCounterUpdate[]): Promise<BudgetCounterState[]> {
+    this.ready();
+    try {
+      return this.current!.counters.update(updates);
+    } catch (cause) {
+      throw new StoreError(`SQLite budget counter update failed: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async readBudgetCounters(keys: Array<{ key: string; partition: string }>, now: number): Promise<Array<BudgetCounterState | null>> {
+    this.ready();
+    return this.current!.counters.read(keys, now);
   }
 
   async claimOnce(namespace: string, key: string): Promise<boolean> {

@@ -17,6 +17,8 @@ import type {
   AggregateQuery,
   AggregateRow,
   AppendResult,
+  BudgetCounterState,
+  BudgetCounterUpdate,
   CostUpdate,
   PageRequest,
   RecordFilter,
@@ -101,6 +103,12 @@ export class SqliteWorkerStore implements UsageStore {
   }
   listSettings<T = unknown>(namespace: string): Promise<Array<{ key: string; value: T }>> {
     return this.call("listSettings", namespace);
+  }
+  updateBudgetCounters(updates: BudgetCounterUpdate[]): Promise<BudgetCounterState[]> {
+    return this.call("updateBudgetCounters", updates);
+  }
+  readBudgetCounters(keys: Array<{ key: string; partition: string }>, now: number): Promise<Array<BudgetCounterState | null>> {
+    return this.call("readBudgetCounters", keys, now);
   }
   claimOnce(namespace: string, key: string): Promise<boolean> {
     return this.call("claimOnce", namespace, key);
