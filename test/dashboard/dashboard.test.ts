@@ -187,8 +187,8 @@ describe("dashboard", () => {
     expect(await page.isVisible("#budget-section")).toBe(true);
     const gauges = await page.$$eval("#budgets .gauge", (gs) => gs.map((g) => ({ text: g.textContent, width: (g.querySelector(".fill") as Any).style.width, cls: g.querySelector(".fill")!.className })));
     expect(gauges).toEqual([
-      { text: "user:*:cost:month: 0.9 of 1 USD (90%)", width: "90%", cls: "fill warn" },
-      { text: "global:tokens:day: 100 of 1000 tokens (10%)", width: "10%", cls: "fill" },
+      { text: "user:*:cost:month: $0.90 of $1.00 (90%)", width: "90%", cls: "fill warn" },
+      { text: "global:tokens:day: 100 of 1,000 tokens (10%)", width: "10%", cls: "fill" },
     ]);
     await page.context().close();
   });
