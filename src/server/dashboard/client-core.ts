@@ -22,8 +22,12 @@ export const CLIENT_CORE = String.raw`
     if (n !== 0 && Math.abs(n) < 0.01) return "$" + n.toFixed(4);
     return "$" + n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   }
-  function ms(n) { return n === null || n === undefined ? "–" : int(Math.round(n)) + " ms"; }
-  function percent(fraction) { return (fraction * 100).toFixed(1) + "%"; }
+  // Milliseconds without the unit (the column header says "ms"), to keep phone columns narrow.
+  function ms(n) { return n === null || n === undefined ? "–" : int(Math.round(n)); }
+  function percent(fraction) {
+    var p = fraction * 100;
+    return (p === Math.round(p) ? String(p) : p.toFixed(1)) + "%";
+  }
   function isoDate(d) {
     var local = new Date(d.getTime() - d.getTimezoneOffset() * 60000);
     return local.toISOString().slice(0, 10);
@@ -109,6 +113,16 @@ export const CLIENT_CORE = String.raw`
     return state.charts[id];
   }
 
+  // Writes text with a line-break opportunity after each hyphen, so a narrow column
+  // breaks "claude-3-5-haiku-20241022" between its parts rather than inside one.
+  function breakable(el, text) {
+    var parts = String(text).split("-");
+    parts.forEach(function (part, i) {
+      if (i > 0) el.appendChild(document.createElement("wbr"));
+      el.appendChild(document.createTextNode(i < parts.length - 1 ? part + "-" : part));
+    });
+  }
+
   // Fills a table's body. Cells are text (numbers right-aligned); onClick makes each
   // row (those canClick accepts) a keyboard-reachable link (drill-down).
   function fillTable(id, rows, cells, onClick, canClick) {
@@ -118,8 +132,8 @@ export const CLIENT_CORE = String.raw`
       var tr = document.createElement("tr");
       cells(row).forEach(function (c, i) {
         var td = document.createElement("td");
-        td.textContent = c;
-        if (i > 0 && /^([$<0-9,.+-]+%?( \([0-9.]+%\))?|[0-9,]+ ms|new|–)$/.test(c)) td.className = "num";
+        if (i > 0 && /^([$<0-9,.+-]+%?( \([0-9.]+%\))?|new|–)$/.test(c)) { td.className = "num"; td.textContent = c; }
+        else breakable(td, c);
         tr.appendChild(td);
       });
       if (onClick && (!canClick || canClick(row))) {

@@ -75,7 +75,7 @@ export const CLIENT_DRILLDOWN = String.raw`
       drill.calls = drill.calls.concat(page.records);
       drill.cursor = page.cursor || null;
       setPath("calls");
-      setHead(["Call", "Tokens", "Cost", "Latency"]);
+      setHead(["Call", "Tokens", "Cost", "Latency ms"]);
       fillTable("drill", drill.calls, callCells);
       $("drill-more").hidden = !drill.cursor;
     });

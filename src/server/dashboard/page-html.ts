@@ -108,7 +108,7 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   <section><h2>Cost by model</h2><div class="chart-box"><canvas id="model-chart"></canvas></div></section>
   <section><h2>Cost by agent</h2><div class="chart-box"><canvas id="agent-chart"></canvas></div></section>
   <section id="models-section"><h2>Errors and latency by model</h2>
-    <table id="models"><thead><tr><th>Model</th><th class="num">Calls</th><th class="num">Errors</th><th class="num">p50</th><th class="num">p95</th></tr></thead><tbody></tbody></table>
+    <table id="models"><thead><tr><th>Model</th><th class="num">Calls</th><th class="num">Errors</th><th class="num">p50 ms</th><th class="num">p95 ms</th></tr></thead><tbody></tbody></table>
     <p id="latency-note" class="note"></p>
   </section>
   <section id="unpriced-section"><h2>Unpriced calls</h2>
