@@ -190,6 +190,11 @@ describe("dashboard views", () => {
     await page.waitForSelector('#drill[data-level="users"]');
     expect((await rows(page, "drill")).map((r) => r[0])).toEqual(["bob", "alice"]);
 
+    // A top user's row opens their threads in the drill-down.
+    await page.click('#top-users tbody tr:has-text("bob")');
+    await page.waitForFunction(() => document.getElementById("drill-path").textContent === "All users › bob");
+    expect((await rows(page, "drill")).map((r) => r[0]).sort()).toEqual(["bob-t1", "bob-t2"]);
+
     // The user filter: budgets for that user, drill-down starts at their threads.
     await page.fill("#user-filter", "bob");
     await page.click("#apply");

@@ -15,7 +15,7 @@ export const CLIENT_COMPARE = String.raw`
     return (pct > 0 ? "+" : "") + pct.toFixed(1) + "%";
   }
 
-  function renderCompare(current, previous, range, prev) {
+  function renderCompare(current, previous, prev) {
     $("compare-range").textContent = "(previous: " + prev.start.slice(0, 10) + " to " + new Date(Date.parse(prev.end) - 1).toISOString().slice(0, 10) + ")";
     var rows = [
       ["Cost", money(current.totalCost), money(previous.totalCost), change(current.totalCostNanos, previous.totalCostNanos)],

@@ -53,7 +53,7 @@ const CLIENT_MAIN = String.raw`
     $("total-tokens").textContent = int(s.totalTokens);
     $("unpriced").textContent = int(s.unpricedRequests);
     $("empty").hidden = s.totalRequests !== 0;
-    renderCompare(s, d.previous, d.range, d.previousRange);
+    renderCompare(s, d.previous, d.previousRange);
     chart("trend-chart", "line", d.trend.map(function (p) { return p.date; }), d.trend.map(function (p) { return p.cost; }), "Cost (USD)");
     chart("model-chart", "bar", d.byModel.map(function (m) { return m.key; }), d.byModel.map(function (m) { return m.totalCost; }), "Cost (USD)");
     chart("agent-chart", "doughnut", d.byAgent.map(function (a) { return a.key; }), d.byAgent.map(function (a) { return a.totalCost; }), "Cost (USD)");
