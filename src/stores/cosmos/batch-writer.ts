@@ -198,14 +198,16 @@ async function sendOnce(
     );
     results = res.result ?? [];
   } catch (err) {
-    const s = statusOf(err);
+    const { status: s, retryAfterMs } = batchFailure(err);
     const msg = messageOf(err);
     if (s === 413 || /too large|RequestEntityTooLarge|\b413\b/i.test(msg)) throw new TooLarge(msg);
-    // SDK 4.9 rewraps a batch the service refused whole (429, 503, ...) as a plain
-    // Error without a status: nothing was applied, so it is safe to send again.
-    if (isTransient(err) || /^Batch request error/.test(msg)) {
-      return { kind: "retry", error: err, retryAfterMs: (err as { retryAfterInMs?: number }).retryAfterInMs };
+    if (s !== undefined) {
+      if (RETRY_STATUS.has(s)) return { kind: "retry", error: err, retryAfterMs };
+      throw new StoreError(`Cosmos DB batch write failed with status ${s}: ${msg}`, { cause: err });
     }
+    // SDK 4.9 rewraps a batch the service refused whole (429, 503, ...) as a plain
+    // Error with neither status nor cause: nothing was applied, so it is safe to send again.
+    if (isTransient(err) || /^Batch request error/.test(msg)) return { kind: "retry", error: err, retryAfterMs };
     throw new StoreError(`Cosmos DB batch write failed: ${msg}`, { cause: err });
   }
   const failed = results.findIndex((r) => r.statusCode >= 400 && r.statusCode !== 424);
@@ -220,6 +222,18 @@ async function sendOnce(
   if (p.record && status === 409) return { kind: "duplicate", record: p.record };
   if (!p.record && (status === 409 || status === 412 || status === 404 || status === 400)) return { kind: "conflict" };
   throw new StoreError(`Cosmos DB refused ${p.record ? "a usage record" : "a rollup update"} with status ${status}`);
+}
+
+/**
+ * The status and retry delay of a batch the service refused whole. SDK 4.10+ keeps
+ * the service's answer as the `cause` of its `Error("Batch request error: ...")`
+ * (4.9 drops it): a 403 or 400 then fails at once instead of being retried, and a
+ * 429 waits as long as the service asked.
+ */
+function batchFailure(err: unknown): { status?: number; retryAfterMs?: number } {
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  const source = statusOf(err) !== undefined ? err : statusOf(cause) !== undefined ? cause : err;
+  return { status: statusOf(source), retryAfterMs: (source as { retryAfterInMs?: number } | null)?.retryAfterInMs };
 }
 
 /** Document ids among `records` already stored in the partition (one query, at most 100 ids). */
