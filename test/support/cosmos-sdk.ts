@@ -20,3 +20,12 @@ export const cosmosSdk: CosmosSdkModule = await importCosmosSdk();
 
 /** The SDK's own version string (`Constants.SDKVersion`), to show which one a run used. */
 export const cosmosSdkVersion: string = cosmosSdk.Constants.SDKVersion;
+
+/**
+ * Compile-time check (`npm test` type-checks test/): a client and a container of the
+ * newest SDK, with its own declarations, fit the store's options without a cast.
+ */
+export const newestSdkOptions = (
+  client: import("@azure/cosmos-latest").CosmosClient,
+  container: import("@azure/cosmos-latest").Container,
+): Array<import("../../src/stores/cosmos/index.js").CosmosUsageStoreOptions> => [{ client }, { container }];
