@@ -306,6 +306,33 @@ describe("containers written by earlier versions", () => {
     await rebuilder.close();
   });
 
+  it("a rollup rewrite refused whole for good (400) fails at once on SDK 4.10+, after its attempts on 4.9; a rebuild repairs it", async () => {
+    const id = local.uniqueContainerId("maint-refused");
+    const store = storeOn(id, { maxAttempts: 3 });
+    const rs = records(12, { user: "maint-refused", start: Date.UTC(2035, 5, 2, 10), stepMs: 60_000, seed: 12, prefix: "mr" });
+    await store.append(rs);
+    const before = store.metrics.batchRequests;
+    local.faults.failNext("batch", 3, { status: 400 });
+    const err: unknown = await store
+      .updateCosts(rs.slice(0, 4).map((r) => ({ id: r.id, userId: r.userId, inputCostNanos: 7, outputCostNanos: 11, totalCostNanos: 18, priced: true, priceSource: "override" })))
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    local.faults.clear();
+    expect(err).toBeInstanceOf(StoreError);
+    if (COSMOS_SDK_CHOICE === "latest") {
+      expect((err as Error).message).toMatch(/failed with status 400/);
+      expect(store.metrics.batchRequests - before).toBe(1);
+    } else {
+      expect((err as Error).message).toMatch(/after 3 attempts/);
+      expect(store.metrics.batchRequests - before).toBe(3);
+    }
+    await store.rebuildRollups();
+    expect(await expectRollupsExact(containerOf(id))).toHaveLength(12);
+    await store.close();
+  });
+
   it("re-pricing and pruning keep the per-user rollups equal to the records", async () => {
     const id = local.uniqueContainerId("maint");
     const store = storeOn(id);

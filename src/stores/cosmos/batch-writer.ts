@@ -24,7 +24,7 @@ import type { OpenedContainer } from "./container-setup.js";
 import type { CosmosContext } from "./context.js";
 import { docIdFor, toUsageDocument } from "./documents.js";
 import { storedIdsQuery } from "./queries.js";
-import { backoffMs, isTransient, messageOf, sleep, statusOf } from "./retry.js";
+import { backoffMs, batchFailure, isTransient, messageOf, sleep, statusOf } from "./retry.js";
 import {
   groupDeltas,
   groupPatch,
@@ -222,18 +222,6 @@ async function sendOnce(
   if (p.record && status === 409) return { kind: "duplicate", record: p.record };
   if (!p.record && (status === 409 || status === 412 || status === 404 || status === 400)) return { kind: "conflict" };
   throw new StoreError(`Cosmos DB refused ${p.record ? "a usage record" : "a rollup update"} with status ${status}`);
-}
-
-/**
- * The status and retry delay of a batch the service refused whole. SDK 4.10+ keeps
- * the service's answer as the `cause` of its `Error("Batch request error: ...")`
- * (4.9 drops it): a 403 or 400 then fails at once instead of being retried, and a
- * 429 waits as long as the service asked.
- */
-function batchFailure(err: unknown): { status?: number; retryAfterMs?: number } {
-  const cause = (err as { cause?: unknown } | null)?.cause;
-  const source = statusOf(err) !== undefined ? err : statusOf(cause) !== undefined ? cause : err;
-  return { status: statusOf(source), retryAfterMs: (source as { retryAfterInMs?: number } | null)?.retryAfterInMs };
 }
 
 /** Document ids among `records` already stored in the partition (one query, at most 100 ids). */
