@@ -6,7 +6,7 @@
 export type OtelApi = typeof import("@opentelemetry/api");
 
 /** Resolves to the API, or null when it is not installed. `importer` is replaceable for tests. */
-export async function loadOtelApi(importer: () => Promise<OtelApi> = () => import("@opentelemetry/api")): Promise<OtelApi | null> {
+export async function loadOtelApi(importer: () => Promise<unknown> = () => import("@opentelemetry/api")): Promise<OtelApi | null> {
   try {
     const api = (await importer()) as OtelApi & { default?: OtelApi };
     // An ESM namespace or a CommonJS default export, depending on how this package was loaded.

@@ -17,14 +17,22 @@ import { registerBudgetGauges, type BudgetStatusSource } from "./budget-gauges.j
 import { loadOtelApi, type OtelApi } from "./load-api.js";
 import { UsageInstruments } from "./usage-instruments.js";
 
+/**
+ * A `MeterProvider` of `@opentelemetry/api`, described by the one member used, so the
+ * published declarations do not need the optional API installed. An SDK `MeterProvider` fits.
+ */
+export interface MeterProviderLike {
+  getMeter(name: string, version?: string, options?: object): unknown;
+}
+
 export interface TelemetryOptions {
   /** Where metrics go. @default the global MeterProvider of `@opentelemetry/api` */
-  meterProvider?: MeterProvider;
+  meterProvider?: MeterProviderLike;
   /** Opt-in identity attributes (cardinality: see the README). @default none */
   attributes?: TelemetryAttributeOptions;
   logger?: Logger;
   /** Replaces `import("@opentelemetry/api")` (tests of a missing package). */
-  importApi?: () => Promise<OtelApi>;
+  importApi?: () => Promise<unknown>;
 }
 
 /** The instrumentation scope name metrics are reported under. */
@@ -179,7 +187,7 @@ export class UsageTelemetry {
 
   /** The instruments for the current provider, or null when there is nothing to report to. */
   private resolve(): UsageInstruments | null {
-    const provider = this.options.meterProvider ?? this.api?.metrics.getMeterProvider() ?? null;
+    const provider = (this.options.meterProvider as MeterProvider | undefined) ?? this.api?.metrics.getMeterProvider() ?? null;
     if (provider !== this.provider) {
       this.removeGauges?.();
       this.removeGauges = null;
