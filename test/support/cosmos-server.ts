@@ -1,11 +1,17 @@
 /**
- * The in-process Cosmos DB stand-in (`@vercel/cosmosdb-server`, plain HTTP on
- * 127.0.0.1) and helpers to get a fresh container per test file or test.
+ * The in-process Cosmos DB stand-in and helpers to get a fresh container per test file or
+ * test. It is `@vercel/cosmosdb-server` (plain HTTP on 127.0.0.1) extended with what the
+ * package lacks and the service documents (cosmos-ext/): atomic transactional batches
+ * (207 / 424), patch inside batches with the documented semantics and filter predicates,
+ * and an incremental change feed ordered by a logical sequence number. The returned object
+ * also injects faults and counts requests (cosmos-ext/faults.ts).
  */
-import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import { CosmosClient } from "@azure/cosmos";
-import { createHttpServer } from "@vercel/cosmosdb-server";
+import type { CosmosFaults, OperationCounter } from "./cosmos-ext/faults.js";
+import { startExtendedServer } from "./cosmos-ext/server.js";
+
+export type { FaultSpec, RequestKind } from "./cosmos-ext/faults.js";
 
 /** The emulator's well-known key shape; the local server accepts any key. */
 export const LOCAL_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
@@ -16,18 +22,22 @@ export interface LocalCosmos {
   /** A database id unique to this server instance. */
   databaseId: string;
   uniqueContainerId(prefix?: string): string;
+  /** `faults.failNext("batch", n, { status: 429, retryAfterMs })`: whole-request errors on demand. */
+  faults: CosmosFaults;
+  /** Requests received by kind, and operations inside batch and bulk requests. */
+  ops: OperationCounter;
   close(): Promise<void>;
 }
 
 export async function startLocalCosmos(): Promise<LocalCosmos> {
-  const server = createHttpServer({ keepAlive: true } as never);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  const endpoint = `http://127.0.0.1:${port}`;
+  const server = await startExtendedServer();
+  const { endpoint } = server;
   const clients: CosmosClient[] = [];
   return {
     endpoint,
     databaseId: `db-${randomUUID().slice(0, 8)}`,
+    faults: server.faults,
+    ops: server.ops,
     client(ep = endpoint) {
       const c = new CosmosClient({
         endpoint: ep,
@@ -42,8 +52,7 @@ export async function startLocalCosmos(): Promise<LocalCosmos> {
     },
     async close() {
       for (const c of clients) c.dispose();
-      server.closeAllConnections?.();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     },
   };
 }
