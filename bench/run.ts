@@ -11,6 +11,7 @@ import { benchConcurrency } from "./concurrency.js";
 import { benchCosmos } from "./cosmos.js";
 import { benchEventLoop } from "./event-loop.js";
 import { benchHandlerOverhead } from "./handler-overhead.js";
+import { benchLeaderboards } from "./leaderboards.js";
 import { benchSqliteScale } from "./sqlite-scale.js";
 import { machine, type Row } from "./stats.js";
 
@@ -22,6 +23,7 @@ const allSections: Array<[string, () => Promise<Row[]>]> = [
   ["concurrent agent runs", () => benchConcurrency(1000, quick ? 1 : 3)],
   ["budget check", () => benchBudget()],
   ["SQLite at scale", () => benchSqliteScale(quick ? 100_000 : 1_000_000)],
+  ["leaderboards", () => benchLeaderboards(quick ? [100_000] : [1_000_000, 10_000_000])],
   ["SQLite writes and the event loop", () => benchEventLoop(quick ? 50_000 : 200_000)],
   ["Cosmos (local server)", () => benchCosmos(quick ? [200, 600] : [300, 1500])],
 ];
