@@ -58,7 +58,7 @@ export class SpanWindows {
     this.fold = db.prepare(
       `INSERT INTO usage_leader_span_costs
        SELECT s.entity, s.first_day, s.end_day, CASE s.entity WHEN 'thread' THEN r.thread_id ELSE '' END, r.user_id, SUM(r.total_cost_nanos)
-       FROM usage_leader_spans s JOIN usage_records r NOT INDEXED ON r.rowid > @before AND r.day >= s.first_day AND r.day < s.end_day
+       FROM usage_leader_spans s CROSS JOIN usage_records r NOT INDEXED ON r.rowid > @before AND r.day >= s.first_day AND r.day < s.end_day
        WHERE s.entity = 'user' OR r.thread_id IS NOT NULL
        GROUP BY 1, 2, 3, 4, 5
        ON CONFLICT DO UPDATE SET cost_nanos = cost_nanos + excluded.cost_nanos`,
