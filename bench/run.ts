@@ -14,6 +14,7 @@ import { benchDashboardLatency } from "./dashboard-latency.js";
 import { benchDiskFull } from "./disk-full.js";
 import { benchEventLoop } from "./event-loop.js";
 import { benchHandlerOverhead } from "./handler-overhead.js";
+import { benchLeaderboards } from "./leaderboards.js";
 import { benchSqliteScale } from "./sqlite-scale.js";
 import { benchTelemetry } from "./telemetry.js";
 import { machine, type Row } from "./stats.js";
@@ -28,6 +29,7 @@ const allSections: Array<[string, () => Promise<Row[]>]> = [
   ["OpenTelemetry metrics", () => benchTelemetry()],
   ["SQLite at scale", () => benchSqliteScale(quick ? 100_000 : 1_000_000)],
   ["dashboard latency view", () => benchDashboardLatency(quick ? 50_000 : 200_000)],
+  ["leaderboards", () => benchLeaderboards(quick ? [100_000] : [1_000_000, 10_000_000])],
   ["SQLite writes and the event loop", () => benchEventLoop(quick ? 50_000 : 200_000)],
   ["Cosmos (local server)", async () => [...(await benchCosmos(quick ? [200, 600] : [300, 1500])), ...(await benchCosmosWrites(quick))]],
   ["recovery after a full disk", () => benchDiskFull(15_000)],
@@ -83,6 +85,23 @@ ${table}
   aligned to hours, so partial hours at both ends are read from raw records) for 50 typical users and
   for the heavy user, and \`getThreadUsage\`, against a plain SQL \`GROUP BY\` over the raw table answering
   the same question.
+- **Leaderboards**: the same kind of dataset (10,000 users, one heavy user with a fifth of the
+  calls, 90 days) at 1,000,000 and at 10,000,000 records. The 1M database is written through the
+  store in transactions of 20,000 (every table, the per-day leaderboard tables included, is what
+  live appends leave; the build rate is printed too). Appending 10M that way takes most of an hour
+  on this machine, so the 10M database is built in bulk: the same rows inserted with the record
+  table's three secondary indexes dropped and then recreated, and every rollup and leaderboard
+  table computed by the store's own \`rebuildRollups()\` (which recomputes them from the records);
+  the result is the same database, reached faster. Then \`getTopUsers\` / \`getTopThreads\` (top 10)
+  over "the last 30 days" asked at 30 moments of one day (ends moved by ~17 minutes each, so
+  the partial days at both ends change while the whole days in between stay the same): the
+  median of those 30 calls; the first call, which builds the window over the whole days
+  (once a day for a rolling range), on its own row. For one of the ranges the core's trace
+  gives the rows read from the ranked lists and the number of entities whose exact totals were
+  read, against the user-days or thread-days the range holds. Beside them, the same question
+  answered by grouping every record of the range (what a store without the fast path does, and
+  what this store did before): median of 3 calls at 1M, one call at 10M; "same answer" means
+  both answers were compared whole (keys, costs, tokens, requests) and were equal.
 - **SQLite writes and the event loop**: the same kind of dataset appended in batches of 1,000 by the
   in-process store and by the worker-thread store, with \`monitorEventLoopDelay\` running: the delay
   any other task on the main thread (an agent's next step) would have seen.

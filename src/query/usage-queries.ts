@@ -12,11 +12,13 @@ import {
   emptyTotals,
   type AggregateRow,
   type GroupKey,
+  type LeaderEntity,
   type RecordFilter,
   type UsageStore,
   type UsageTotals,
 } from "../stores/types.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
+import { compareLeaders, hasLeaderboards, topLeaders } from "./leaderboard.js";
 import { computeRecommendations, type Recommendation } from "./recommendations.js";
 import { resolveRange, splitAtHours, type RangeInput, type ResolvedRange } from "./range.js";
 import { statsFromRows, totalsToStats, NO_AGENT, type TokenUsageStats, type TotalsView } from "./stats.js";
@@ -114,18 +116,28 @@ export class UsageQueries {
     return (await this.grouped(options, ["provider"])).map((row) => view(row, row.key.provider)).sort(byCost);
   }
 
+  /** The costliest users over the range (see `leaderboard.ts`: exact, without reading every record). */
   async getTopUsers(options: QueryOptions & { limit?: number } = {}): Promise<GroupedUsage[]> {
-    const rows = await this.grouped(options, ["user"]);
-    return rows.map((row) => view(row, row.key.user)).sort(byCost).slice(0, clampLimit(options.limit ?? 10));
+    const rows = await this.leaders("user", options);
+    return rows.map((row) => view(row, row.key.user));
   }
 
+  /** The costliest threads over the range, each with its user; with `userId`, that user's threads. */
   async getTopThreads(options: QueryOptions & { userId?: string; limit?: number } = {}): Promise<Array<GroupedUsage & { userId: string | null }>> {
-    const rows = await this.grouped(options, ["thread", "user"]);
-    return rows
-      .filter((row) => row.key.thread !== null)
-      .map((row) => ({ ...view(row, row.key.thread), userId: row.key.user }))
-      .sort(byCost)
-      .slice(0, clampLimit(options.limit ?? 10));
+    const rows = await this.leaders("thread", options);
+    return rows.map((row) => ({ ...view(row, row.key.thread), userId: row.key.user }));
+  }
+
+  /** Leaderboard rows in `compareLeaders` order: from the store's per-day lists when it has them. */
+  private async leaders(entity: LeaderEntity, options: QueryOptions & { userId?: string; limit?: number }): Promise<AggregateRow[]> {
+    const limit = clampLimit(options.limit ?? 10);
+    if (options.userId === undefined && hasLeaderboards(this.store)) {
+      const cost = async (piece: ResolvedRange) => totalsOf(await this.aggregate(piece, [])).costNanos;
+      return topLeaders(this.store, entity, resolveRange(options), limit, cost);
+    }
+    // One user's threads come from that user's records alone; stores without the fast path group the range.
+    const rows = await this.grouped(options, entity === "user" ? ["user"] : ["thread", "user"]);
+    return rows.filter((row) => entity === "user" || row.key.thread !== null).sort(compareLeaders).slice(0, limit);
   }
 
   /** Charge-back by any dimension recorded at tracking time (tenant, department, feature, ...). */

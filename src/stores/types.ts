@@ -136,6 +136,27 @@ export interface BudgetCounterState {
   created: boolean;
 }
 
+/** What a leaderboard ranks: users, or threads (a thread is keyed with its user). */
+export type LeaderEntity = "user" | "thread";
+
+/** One entity of a leaderboard: `{ user }`, or `{ thread, user }` for threads. */
+export interface LeaderKey {
+  user: string;
+  thread?: string;
+}
+
+/** Whole UTC days `start` (inclusive) to `end` (exclusive), both `YYYY-MM-DD`. */
+export interface DaySpan {
+  start: string;
+  end: string;
+}
+
+/** An entity's cost over a span of whole days, as ranked by `leaders`; `span` indexes the request's spans. */
+export interface SpanLeader extends LeaderKey {
+  span: number;
+  costNanos: number;
+}
+
 export interface StoreCapabilities {
   /** Hour-aligned aggregates without a thread filter are read from rollups, not raw records. */
   rollups: boolean;
@@ -164,6 +185,19 @@ export interface UsageStore {
   prune(before: string, filter?: { userId?: string }): Promise<number>;
   /** Recomputes every rollup from the raw records. */
   rebuildRollups(): Promise<void>;
+
+  /**
+   * Optional leaderboard fast path (see query/leaderboard.ts; without it the core groups
+   * the whole range by entity). For each span of whole UTC days, the entities at ranks
+   * `offset` to `offset + limit - 1` by their cost over that span, highest first (ties in
+   * any fixed order), read from pre-aggregated data.
+   */
+  leaders?(entity: LeaderEntity, spans: DaySpan[], offset: number, limit: number): Promise<SpanLeader[]>;
+  /**
+   * Exact totals over `range` (any alignment) of the given entities, one row per entity
+   * with records there; `key` is `{ user }` or `{ thread, user }`.
+   */
+  leaderTotals?(entity: LeaderEntity, keys: LeaderKey[], range: { start: string; end: string }): Promise<AggregateRow[]>;
 
   /** A small key-value area for budgets, alert state and API keys. */
   getSetting<T = unknown>(namespace: string, key: string): Promise<T | null>;

@@ -22,6 +22,7 @@ import {
   type StoreCapabilities,
   type UsageStore,
 } from "../../src/stores/types.js";
+import { describeLeaderboardContract } from "./leaderboards.js";
 import { makeRecord, seededRandom } from "./make-record.js";
 
 export interface ContractOptions {
@@ -391,6 +392,8 @@ export function describeUsageStoreContract(
         expect(rows.map((r) => r.requests)).toEqual([1]);
       });
     });
+
+    describeLeaderboardContract(() => store);
 
     describe("settings and claimOnce", () => {
       it("puts, gets, lists, overwrites and deletes", async () => {

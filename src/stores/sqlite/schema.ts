@@ -3,19 +3,8 @@
  * transaction; `PRAGMA user_version` records how far a database file has come, so
  * a file written by an older version of the package is upgraded in place.
  */
-/**
- * A rollup table: sums per time bucket, provider, model, agent and operation, and per
- * user in the per-user tables.
- */
-function rollupTable(name: string, bucket: "hour" | "day", perUser: boolean): string {
-  return `CREATE TABLE IF NOT EXISTS ${name} (
-    ${perUser ? "user_id TEXT NOT NULL," : ""}
-    ${bucket} TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    agent_name TEXT NOT NULL,
-    operation_type TEXT NOT NULL,
-    requests INTEGER NOT NULL,
+/** The sum columns every rollup table carries, after its key columns. */
+const TOTALS_COLUMNS = `requests INTEGER NOT NULL,
     input_tokens INTEGER NOT NULL,
     output_tokens INTEGER NOT NULL,
     total_tokens INTEGER NOT NULL,
@@ -28,10 +17,46 @@ function rollupTable(name: string, bucket: "hour" | "day", perUser: boolean): st
     estimated INTEGER NOT NULL,
     cached INTEGER NOT NULL,
     first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL`;
+
+/** The sums of raw records, in the order of TOTALS_COLUMNS (what a fold inserts). */
+export const RAW_SUMS = `COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(total_tokens), SUM(cache_read_tokens),
+      SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(total_cost_nanos), SUM(error), SUM(1 - priced),
+      SUM(estimated), SUM(cached), MIN(timestamp), MAX(timestamp)`;
+
+/**
+ * A rollup table: sums per time bucket, provider, model, agent and operation, and per
+ * user in the per-user tables.
+ */
+function rollupTable(name: string, bucket: "hour" | "day", perUser: boolean): string {
+  return `CREATE TABLE IF NOT EXISTS ${name} (
+    ${perUser ? "user_id TEXT NOT NULL," : ""}
+    ${bucket} TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    agent_name TEXT NOT NULL,
+    operation_type TEXT NOT NULL,
+    ${TOTALS_COLUMNS},
     PRIMARY KEY (${perUser ? "user_id, " : ""}${bucket}, provider, model, agent_name, operation_type)
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS idx_${name}_${bucket} ON ${name} (${bucket});`;
+}
+
+/**
+ * A leaderboard table: one entity's sums per UTC day (every user, or every thread of a
+ * user), keyed by entity for exact totals and indexed by (day, cost desc) so a day's
+ * costliest entities are the first rows of an index range (see query/leaderboard.ts).
+ */
+function entityDayTable(name: string, keys: string[]): string {
+  return `CREATE TABLE IF NOT EXISTS ${name} (
+    ${keys.map((k) => `${k} TEXT NOT NULL,`).join("\n    ")}
+    day TEXT NOT NULL,
+    ${TOTALS_COLUMNS},
+    PRIMARY KEY (${keys.join(", ")}, day)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS idx_${name}_cost ON ${name} (day, cost_nanos DESC, ${keys.join(", ")});
+  INSERT INTO ${name} SELECT ${keys.join(", ")}, day, ${RAW_SUMS}
+    FROM usage_records WHERE ${keys.map((k) => `${k} IS NOT NULL`).join(" AND ")} GROUP BY ${keys.join(", ")}, day;`;
 }
 
 export const MIGRATIONS: readonly string[] = [
@@ -120,6 +145,32 @@ export const MIGRATIONS: readonly string[] = [
     doc TEXT NOT NULL
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS idx_budget_counters_expiry ON budget_counters (expires_at);
+  `,
+  // 3: per-day totals of every user and every thread, for leaderboards, filled from the
+  // records already stored.
+  `
+  ${entityDayTable("usage_user_days", ["user_id"])}
+  ${entityDayTable("usage_thread_days", ["thread_id", "user_id"])}
+
+  -- Cost per entity over a span of whole days (users have thread_id ''), kept for the
+  -- spans leaderboards asked for lately and exact under every write (see span-windows.ts).
+  CREATE TABLE IF NOT EXISTS usage_leader_spans (
+    entity TEXT NOT NULL,
+    first_day TEXT NOT NULL,
+    end_day TEXT NOT NULL,
+    built_at TEXT NOT NULL,
+    PRIMARY KEY (entity, first_day, end_day)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS usage_leader_span_costs (
+    entity TEXT NOT NULL,
+    first_day TEXT NOT NULL,
+    end_day TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    cost_nanos INTEGER NOT NULL,
+    PRIMARY KEY (entity, first_day, end_day, thread_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS idx_leader_span_costs_cost ON usage_leader_span_costs (entity, first_day, end_day, cost_nanos DESC);
   `,
 ];
 

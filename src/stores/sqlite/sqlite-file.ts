@@ -9,6 +9,7 @@ import { rmSync } from "node:fs";
 import type { UsageRecord } from "../../record/types.js";
 import type { AppendResult } from "../types.js";
 import { SqliteBudgetCounters } from "./budget-counters.js";
+import { SqliteLeaders } from "./leaders.js";
 import { RollupMaintainer } from "./rollups.js";
 import { recordToValues } from "./rows.js";
 import { fileIdentity, openDatabase, sameFile, type FileIdentity } from "./sqlite-connection.js";
@@ -18,6 +19,7 @@ export interface Connection {
   db: Database.Database;
   rollups: RollupMaintainer;
   counters: SqliteBudgetCounters;
+  leaderboards: SqliteLeaders;
   appendTx: (records: UsageRecord[]) => AppendResult;
   statements: Map<string, Database.Statement>;
   /** What the path named when it was opened, and its WAL and shared-memory files. */
@@ -97,6 +99,7 @@ export class SqliteFile {
       db,
       rollups,
       counters: new SqliteBudgetCounters(db),
+      leaderboards: new SqliteLeaders(db, rollups.windows),
       // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read locks.
       appendTx: (records) => appendTx.immediate(records),
       statements: new Map(),

@@ -18,8 +18,12 @@ import type {
   BudgetCounterState,
   BudgetCounterUpdate,
   CostUpdate,
+  DaySpan,
+  LeaderEntity,
+  LeaderKey,
   PageRequest,
   RecordFilter,
+  SpanLeader,
   StoreCapabilities,
   UsageStore,
 } from "../types.js";
@@ -33,7 +37,7 @@ import {
   withRange,
   type AggregateTable,
 } from "./aggregate-sql.js";
-import { DEFAULT_ROLLUP_THRESHOLD, HEAVY_USERS, ROLLUP_TABLES, RollupMaintainer } from "./rollups.js";
+import { DEFAULT_ROLLUP_THRESHOLD, HEAVY_USERS, RollupMaintainer, costAdjusters, type PricedRow } from "./rollups.js";
 import { sqliteFailure } from "./sqlite-connection.js";
 import { SqliteFile, type Connection } from "./sqlite-file.js";
 import { rowToRecord, type RecordRow } from "./rows.js";
@@ -134,6 +138,25 @@ export class SqliteUsageStore implements UsageStore {
     return this.readTx(() => this.plan(query));
   }
 
+  async leaders(entity: LeaderEntity, spans: DaySpan[], offset: number, limit: number): Promise<SpanLeader[]> {
+    this.ready();
+    // Building a window writes, so it happens before the read transaction; a window that
+    // another process dropped in between (prune, eviction) is built again once.
+    for (let attempt = 1; ; attempt++) {
+      this.current!.leaderboards.prepare(entity, spans);
+      try {
+        return this.readTx(() => this.current!.leaderboards.leaders(entity, spans, offset, limit));
+      } catch (error) {
+        if (attempt >= 2 || !(error instanceof StoreError)) throw error;
+      }
+    }
+  }
+
+  async leaderTotals(entity: LeaderEntity, keys: LeaderKey[], range: { start: string; end: string }): Promise<AggregateRow[]> {
+    this.ready();
+    return this.readTx(() => this.current!.leaderboards.leaderTotals(entity, keys, range));
+  }
+
   private plan(query: AggregateQuery): AggregateRow[] {
     if (!this.canUseRollups(query)) return this.runAggregate("usage_records", query);
     const userId = query.filter.userId;
@@ -229,7 +252,7 @@ export class SqliteUsageStore implements UsageStore {
   async updateCosts(updates: CostUpdate[]): Promise<number> {
     this.ready();
     const read = this.statement(
-      `SELECT user_id, substr(timestamp, 1, 13) AS hour, day, provider, model, agent_name, operation_type,
+      `SELECT user_id, thread_id, substr(timestamp, 1, 13) AS hour, day, provider, model, agent_name, operation_type,
          total_cost_nanos, priced FROM usage_records WHERE id = ? AND user_id = ?`,
     );
     const write = this.statement(
@@ -238,38 +261,16 @@ export class SqliteUsageStore implements UsageStore {
         total_cost = @totalCostNanos / 1e9, priced = @priced, price_source = @priceSource
        WHERE id = @id AND user_id = @userId`,
     );
-    const adjusts = ROLLUP_TABLES.map((r) => {
-      const statement = this.statement(
-        `UPDATE ${r.table} SET cost_nanos = cost_nanos + @costDelta, unpriced = unpriced + @unpricedDelta
-         WHERE ${r.perUser ? "user_id = @user_id AND " : ""}${r.bucket} = @bucket AND provider = @provider AND model = @model
-           AND agent_name = @agent AND operation_type = @operation_type`,
-      );
-      return { r, statement };
-    });
+    const adjust = costAdjusters(this.db, this.rollups.windows);
     const tx = this.db.transaction((list: CostUpdate[]) => {
       let changed = 0;
       for (const u of list) {
-        const old = read.get(u.id, u.userId) as
-          | { user_id: string; hour: string; day: string; provider: string; model: string; agent_name: string | null;
-              operation_type: string; total_cost_nanos: number; priced: number }
-          | undefined;
+        const old = read.get(u.id, u.userId) as (PricedRow & { total_cost_nanos: number; priced: number }) | undefined;
         if (!old) continue;
         const priced = u.priced ? 1 : 0;
         if (old.total_cost_nanos === u.totalCostNanos && old.priced === priced) continue;
         write.run({ ...u, priced });
-        // Per-user rows exist only for heavy users; for the others the update matches nothing.
-        for (const { r, statement } of adjusts) {
-          statement.run({
-            ...(r.perUser ? { user_id: old.user_id } : {}),
-            bucket: r.bucket === "hour" ? old.hour : old.day,
-            provider: old.provider,
-            model: old.model,
-            agent: old.agent_name ?? "",
-            operation_type: old.operation_type,
-            costDelta: u.totalCostNanos - old.total_cost_nanos,
-            unpricedDelta: old.priced - priced,
-          });
-        }
+        adjust(old, u.totalCostNanos - old.total_cost_nanos, old.priced - priced);
         changed++;
       }
       return changed;

@@ -20,8 +20,12 @@ import type {
   BudgetCounterState,
   BudgetCounterUpdate,
   CostUpdate,
+  DaySpan,
+  LeaderEntity,
+  LeaderKey,
   PageRequest,
   RecordFilter,
+  SpanLeader,
   StoreCapabilities,
   UsageStore,
 } from "../types.js";
@@ -82,6 +86,12 @@ export class SqliteWorkerStore implements UsageStore {
   }
   aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
     return this.call("aggregate", query);
+  }
+  leaders(entity: LeaderEntity, spans: DaySpan[], offset: number, limit: number): Promise<SpanLeader[]> {
+    return this.call("leaders", entity, spans, offset, limit);
+  }
+  leaderTotals(entity: LeaderEntity, keys: LeaderKey[], range: { start: string; end: string }): Promise<AggregateRow[]> {
+    return this.call("leaderTotals", entity, keys, range);
   }
   updateCosts(updates: CostUpdate[]): Promise<number> {
     return this.call("updateCosts", updates);
