@@ -12,12 +12,14 @@ import { benchCosmos } from "./cosmos.js";
 import { benchEventLoop } from "./event-loop.js";
 import { benchHandlerOverhead } from "./handler-overhead.js";
 import { benchSqliteScale } from "./sqlite-scale.js";
+import { benchWholeCost } from "./whole-cost.js";
 import { machine, type Row } from "./stats.js";
 
 const quick = process.argv.includes("--quick");
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 const allSections: Array<[string, () => Promise<Row[]>]> = [
+  ["whole cost", () => benchWholeCost()],
   ["handler overhead", () => benchHandlerOverhead()],
   ["concurrent agent runs", () => benchConcurrency(1000, quick ? 1 : 3)],
   ["budget check", () => benchBudget()],
