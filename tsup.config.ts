@@ -7,7 +7,9 @@ export default defineConfig({
   // import.meta.url in the CommonJS build (the worker's location).
   shims: true,
   format: ["esm", "cjs"],
-  dts: true,
+  // stripInternal: members marked @internal (they would need better-sqlite3's or
+  // @azure/cosmos's types) stay out of what a strict consumer type-checks.
+  dts: { compilerOptions: { stripInternal: true } },
   sourcemap: true,
   clean: true,
   target: "node20",

@@ -1,11 +1,11 @@
 /**
  * The main job (`npm start`): a scripted multi-user, multi-thread session of two
- * LangGraph agents with tool calls, tracked into the embedded SQLite store with one
+ * langchain v1 agents (`createAgent`, built on LangGraph) with tool calls, tracked into the embedded SQLite store with one
  * line each, then a usage summary read back from the store. No API key needed.
  */
 import { tool } from "@langchain/core/tools";
-import { createReactAgent } from "@langchain/langgraph/prebuilt";
 import Table from "cli-table3";
+import { createAgent } from "langchain";
 import { z } from "zod";
 import { attachTokenTracking, getTokenMonitor } from "../src/index.js";
 import { ScriptedChatModel } from "./lib/scripted-chat-model.js";
@@ -17,9 +17,9 @@ const lookup = tool(async ({ query }: { query: string }) => `status of ${query}:
 });
 
 const agents = {
-  support_agent: createReactAgent({ llm: new ScriptedChatModel({ model: "gpt-4o-mini-2024-07-18" }), tools: [lookup], name: "support_agent" }),
-  research_agent: createReactAgent({
-    llm: new ScriptedChatModel({ model: "claude-3-5-haiku-20241022", provider: "anthropic" }),
+  support_agent: createAgent({ model: new ScriptedChatModel({ model: "gpt-4o-mini-2024-07-18" }), tools: [lookup], name: "support_agent" }),
+  research_agent: createAgent({
+    model: new ScriptedChatModel({ model: "claude-3-5-haiku-20241022", provider: "anthropic" }),
     tools: [lookup],
     name: "research_agent",
   }),

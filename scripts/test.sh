@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite (`npm test`): type check, unit, integration, browser and example
-# tests, then the built package loaded as ESM and CommonJS.
+# tests on the machine's Node (the published package among them), then the part that
+# depends on the Node version again on Node 24 LTS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,19 +18,45 @@ if ! bash scripts/ensure-chromium.sh; then
   exit 1
 fi
 
-echo "== tests"
+echo "== build (the published-package test packs this build)"
+npm run --silent build >/dev/null
+export TOKEN_USAGE_TEST_PREBUILT=1
+
+echo "== tests on Node $(node -v)"
 mkdir -p test-artifacts
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest.json "$@" || status=$?
 
-echo "== build and load the package (ESM and CommonJS)"
-npm run --silent build >/dev/null
-node scripts/check-dist.mjs
+echo "== load the built package (ESM and CommonJS)"
+node scripts/check-dist.mjs || status=$?
 
 # The examples run inside the suite (test/examples), each in its own process.
 
+# Node 24 LTS, the version users run (Node 20 is end-of-life): the provider matrix, the store
+# contract suites (SQLite and Cosmos) and the published-package test run on it as well.
+NODE24_TESTS=(test/providers test/handler/provider-records.test.ts test/stores test/package/published-package.test.ts)
+node24_ran=false
+if [ "$#" -gt 0 ]; then
+  echo "== Node 24 run skipped: tests were selected on the command line"
+elif [ "$(node -p 'process.versions.node.split(".")[0]')" = "24" ]; then
+  echo "== Node 24 run skipped: the run above was on Node 24"
+elif node24_dir="$(bash scripts/node24/ensure-node24.sh)"; then
+  echo "== tests on Node $("$node24_dir/node/bin/node" -v): ${NODE24_TESTS[*]}"
+  PATH="$node24_dir/node/bin:$PATH" \
+    TOKEN_USAGE_TEST_SQLITE_BINDING="$node24_dir/better-sqlite3/build/Release/better_sqlite3.node" \
+    NODE_OPTIONS="--require $PWD/scripts/node24/sqlite-binding.cjs" \
+    "$node24_dir/node/bin/node" node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
+    --outputFile.json=test-artifacts/vitest-node24.json "${NODE24_TESTS[@]}" || status=$?
+  node24_ran=true
+else
+  status=1
+fi
+
 node -e '
-const r = require("./test-artifacts/vitest.json");
-console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
-'
+for (const [file, label] of [["vitest.json", "Node " + process.versions.node], ["vitest-node24.json", "Node 24"]]) {
+  if (file === "vitest-node24.json" && process.argv[1] !== "true") continue;
+  const r = require("./test-artifacts/" + file);
+  console.log(`tests (${label}): ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+}
+' "$node24_ran"
 exit $status

@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { InvalidCursorError, ValidationError } from "../errors.js";
 import { createTokenMonitor, type TokenMonitoringService } from "../monitor/token-monitor.js";
 import type { Logger } from "../writer/buffered-writer.js";
+import { announceStore, storeTarget } from "./store-notice.js";
 
 export interface GlobalOptions {
   db?: string;
@@ -31,6 +32,7 @@ export function globalOptions(command: Command): GlobalOptions {
 
 export function openMonitor(command: Command): TokenMonitoringService {
   const { db } = globalOptions(command);
+  announceStore(storeTarget(db));
   return createTokenMonitor({
     ...(db ? { store: "sqlite" as const, sqlitePath: resolve(db) } : {}),
     logger: stderrLogger,

@@ -10,10 +10,12 @@ import { registerServe } from "./commands/serve.js";
 import { registerStatus } from "./commands/status.js";
 import { registerSummary } from "./commands/summary.js";
 import { EXIT_OK, EXIT_USAGE, errorLine, exitCodeFor } from "./context.js";
+import { packageVersion } from "./version.js";
 
 export function buildProgram(): Command {
   const program = new Command("token-usage")
     .description("Token usage and cost of LangChain.js model calls: reports, budgets, import/export, API server")
+    .version(packageVersion(), "-V, --version", "print the version")
     .option("--db <path>", "SQLite file (overrides TOKEN_USAGE_DB)")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTokenMonitor } from "../../src/monitor/token-monitor.js";
-import { cliEnv, runCli, spawnCli, tempDir } from "./run-cli.js";
+import { cliEnv, problemLines, runCli, spawnCli, tempDir } from "./run-cli.js";
 
 let env: NodeJS.ProcessEnv;
 let db: string;
@@ -63,7 +63,31 @@ describe("demo and summary", () => {
     expect(res.stdout).toContain("gpt-4o-mini");
     expect(res.stdout).toContain("researcher");
     expect(res.stdout).not.toContain("\u001b[");
-    expect(res.stderr).toBe("");
+    expect(res.stderr).toBe(`database: ${db}\n`);
+  });
+
+  it("summary has a per-user table whose rows match the library's per-user totals", async () => {
+    const res = await runCli(["summary", "--days", "30"], env);
+    const users = await library((m) => m.getTopUsers({ days: 30 }));
+    expect(users).toHaveLength(3);
+    const userTable = res.stdout.slice(res.stdout.indexOf("│ User "));
+    for (const u of users) {
+      expect(userTable).toMatch(new RegExp(`│ ${u.key!.replace(".", "\\.")}\\s+│\\s+${u.totalRequests} │\\s+${u.totalTokens.toLocaleString("en-US")} │`));
+    }
+    const json = JSON.parse((await runCli(["summary", "--days", "30", "--json"], env)).stdout);
+    expect(json.byUser.map((u: { userId: string; costNanos: number }) => [u.userId, u.costNanos])).toEqual(users.map((u) => [u.key, u.totalCostNanos]));
+    expect(json.byUser.reduce((n: number, u: { requests: number }) => n + u.requests, 0)).toBe(84);
+  });
+
+  it("summary's header is in --time-zone, with the offset at each end", async () => {
+    const range = ["--start", "2026-03-01T00:00:00Z", "--end", "2026-04-01T00:00:00Z"];
+    const berlin = await runCli(["summary", ...range, "--time-zone", "Europe/Berlin"], env);
+    expect(berlin.code).toBe(0);
+    expect(berlin.stdout.split("\n")[0]).toBe("Usage from 2026-03-01 01:00 GMT+1 to 2026-04-01 02:00 GMT+2 (Europe/Berlin)");
+    const utc = await runCli(["summary", ...range], env);
+    expect(utc.stdout.split("\n")[0]).toBe("Usage from 2026-03-01 00:00 UTC to 2026-04-01 00:00 UTC (UTC)");
+    const kolkata = await runCli(["summary", ...range, "--time-zone", "Asia/Kolkata", "--json"], env);
+    expect(JSON.parse(kolkata.stdout).range).toEqual({ start: "2026-03-01T00:00:00.000Z", end: "2026-04-01T00:00:00.000Z", timeZone: "Asia/Kolkata" });
   });
 
   it("status --json gives today's and this month's usage", async () => {
@@ -81,7 +105,7 @@ describe("maintenance", () => {
     const res = await runCli(["reprice", "--json"], env);
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout)).toEqual({ processed: 84, changed: 0 });
-    expect(res.stderr).toBe("");
+    expect(res.stderr).toBe(`database: ${db}\n`);
   });
 
   it("rebuild-rollups keeps every total", async () => {
@@ -125,7 +149,7 @@ describe("API keys", () => {
     expect((await runCli(["keys", "revoke", keyId], env)).code).toBe(0);
     const again = await runCli(["keys", "revoke", keyId], env);
     expect(again.code).toBe(2);
-    expect(again.stderr.trim().split("\n")).toHaveLength(1);
+    expect(problemLines(again.stderr)).toHaveLength(1);
     expect((await runCli(["keys", "list", "--json"], env)).stdout.trim()).toBe("[]");
   });
 
@@ -153,7 +177,7 @@ describe("exit codes and messages", () => {
       expect(res.code).toBe(2);
       expect(res.stdout).toBe("");
       expect(res.stderr.trim().length).toBeGreaterThan(0);
-      expect(res.stderr.trim().split("\n").filter((l) => !l.startsWith("(run with")).length).toBe(1);
+      expect(problemLines(res.stderr).filter((l) => !l.startsWith("(run with")).length).toBe(1);
     });
   }
 
@@ -163,7 +187,7 @@ describe("exit codes and messages", () => {
     writeFileSync(file, "x");
     const res = await runCli(["--db", join(file, "usage.db"), "summary"], env);
     expect(res.code).toBe(1);
-    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(problemLines(res.stderr)).toHaveLength(1);
   });
 
   it("set-limit, status and remove-limit go through the budget guard and its store", async () => {

@@ -5,7 +5,7 @@ import { PassThrough } from "node:stream";
 import { createTokenMonitor } from "../../src/monitor/token-monitor.js";
 import type { UsageRecord } from "../../src/record/types.js";
 import { createProgress } from "../../src/cli/progress.js";
-import { cliEnv, runCli, tempDir } from "./run-cli.js";
+import { cliEnv, problemLines, runCli, tempDir } from "./run-cli.js";
 
 const dir = tempDir();
 const sourceDb = join(dir, "source.db");
@@ -69,12 +69,12 @@ describe("export then import round-trips records exactly", () => {
       const exported = await runCli(["export", file, "--json"], cliEnv(sourceDb));
       expect(exported.code).toBe(0);
       expect(JSON.parse(exported.stdout)).toEqual({ file, format, records: 6 });
-      expect(exported.stderr).toBe(""); // no progress bar when stderr is not a terminal
+      expect(exported.stderr).toBe(`database: ${sourceDb}\n`); // no progress bar when stderr is not a terminal
       const targetDb = join(dir, `target-${format}.db`);
       const imported = await runCli(["import", file, "--json"], cliEnv(targetDb));
       expect(imported.code).toBe(0);
       expect(JSON.parse(imported.stdout)).toMatchObject({ rows: 6, inserted: 6, duplicates: 0 });
-      expect(imported.stderr).toBe("");
+      expect(imported.stderr).toMatch(/^database: .*\nwarning: .* did not exist: [^\n]*\n$/);
       const copies = await allRecords(targetDb);
       expect(copies).toEqual(originals);
       expect(copies.find((r) => r.id === "old-price")!.totalCostNanos).toBe(579);
@@ -129,18 +129,18 @@ describe("import from other tools", () => {
 
   it("a bad row is a usage error naming the row and field", async () => {
     const file = join(dir, "bad.csv");
-    writeFileSync(file, "provider,model,input_tokens,output_tokens\nopenai,gpt-4o,10,5\nopenai,gpt-4o,ten,5\n");
+    writeFileSync(file, "time,provider,model,prompt_tokens,output_tokens\n2026-01-01T00:00:00Z,openai,gpt-4o,10,5\n2026-01-01T00:00:01Z,openai,gpt-4o,ten,5\n");
     const res = await runCli(["import", file], cliEnv(join(dir, "bad.db")));
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/rows\[1\]\.inputTokens/);
+    expect(res.stderr).toMatch(/rows\[1\]\.prompt_tokens: must be a non-negative integer, got "ten"/);
     expect(res.stderr).toMatch(/line 3/);
-    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(problemLines(res.stderr)).toHaveLength(1);
   });
 
-  it("a missing file is a runtime error", async () => {
+  it("a missing file is bad input: one line, exit 2, no database opened", async () => {
     const res = await runCli(["import", join(dir, "nope.csv")], cliEnv(join(dir, "x.db")));
-    expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/ENOENT|no such file/);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(`token-usage: file: cannot read ${join(dir, "nope.csv")}: no such file (ENOENT)\n`);
   });
 });
 

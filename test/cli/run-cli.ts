@@ -2,9 +2,13 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 export const MAIN = join(process.cwd(), "src/cli/main.ts");
+/** tsx's loader by absolute path, so a CLI run from another folder still finds it. */
+export const TSX = pathToFileURL(createRequire(join(process.cwd(), "package.json")).resolve("tsx")).href;
 
 export interface CliResult {
   code: number;
@@ -23,9 +27,14 @@ export function cliEnv(db: string, extra: Record<string, string> = {}): NodeJS.P
   return env;
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+export function runCli(args: string[], env: NodeJS.ProcessEnv, options: { cwd?: string } = {}): Promise<CliResult> {
+  return runNode(["--import", TSX, MAIN, ...args], env, options);
+}
+
+/** Runs `node <argv>` (the sources through tsx, or a built bin) and collects its output. */
+export function runNode(argv: string[], env: NodeJS.ProcessEnv, options: { cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", MAIN, ...args], { env, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, argv, { env, timeout: 30_000, cwd: options.cwd }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
       resolve({ code, stdout, stderr: stripNodeNoise(stderr) });
     });
@@ -33,7 +42,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResul
 }
 
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  return spawn(process.execPath, ["--import", TSX, MAIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
 }
 
 /** npm's own configuration warnings, when node is run from an npm script, are not the CLI's output. */
@@ -42,4 +51,11 @@ function stripNodeNoise(stderr: string): string {
     .split("\n")
     .filter((line) => !line.startsWith("npm warn"))
     .join("\n");
+}
+
+/** stderr without the `database: ...` line (and the new-file warning) every store command starts with. */
+export function problemLines(stderr: string): string[] {
+  return stderr
+    .split("\n")
+    .filter((line) => line.trim() !== "" && !line.startsWith("database: ") && !/^warning: .* did not exist: /.test(line));
 }

@@ -30,8 +30,9 @@ export interface Scenario {
 /** Usage each fake server reports: distinct numbers per provider so a mix-up cannot pass. */
 export const TRUTH: Record<ClientKind, FakeUsage> = {
   // OpenAI: cached tokens are part of prompt tokens, reasoning part of completion tokens.
-  "openai-chat": { input: 1200, output: 300, cacheRead: 1024, cacheWrite: 0, reasoning: 128 },
-  "openai-responses": { input: 2100, output: 450, cacheRead: 1536, cacheWrite: 0, reasoning: 256 },
+  // OpenAI reports cache writes too (`cache_write_tokens`, read by @langchain/openai 1.6+).
+  "openai-chat": { input: 1200, output: 300, cacheRead: 1024, cacheWrite: 96, reasoning: 128 },
+  "openai-responses": { input: 2100, output: 450, cacheRead: 1536, cacheWrite: 320, reasoning: 256 },
   azure: { input: 900, output: 150, cacheRead: 512, cacheWrite: 0, reasoning: 0 },
   // Anthropic reports no separate thinking count.
   anthropic: { input: 3000, output: 200, cacheRead: 2048, cacheWrite: 700, reasoning: 0 },

@@ -11,8 +11,9 @@ const CANDIDATES = ["chart.umd.min.js", "chart.umd.js"];
 let cached: string | null | undefined;
 
 function resolver(): NodeJS.Require {
-  // `require` exists in the CommonJS build; the ESM build and tsx have import.meta.url.
-  if (typeof require === "function") return require;
+  // Always createRequire: in the ESM bundle `require` is the bundler's stub, which exists
+  // (so a typeof check passes) but cannot resolve anything. tsup's shims give the
+  // CommonJS build an import.meta.url.
   return createRequire(import.meta.url);
 }
 

@@ -71,6 +71,21 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
     $("start").value = isoDate(new Date(today.getTime() - (days - 1) * DAY));
   }
 
+  // Splits a long model name at its hyphens into lines of at most max characters (a
+  // part longer than that keeps a line of its own), so no name is cut at the edge.
+  function wrapLabel(text, max) {
+    text = String(text);
+    if (text.length <= max) return text;
+    var lines = [], line = "";
+    var parts = text.split("-");
+    parts.forEach(function (part, i) {
+      if (i < parts.length - 1) part += "-";
+      if (line && (line + part).length > max) { lines.push(line); line = part; } else { line += part; }
+    });
+    if (line) lines.push(line);
+    return lines;
+  }
+
   function chart(id, type, labels, values, label) {
     var existing = state.charts[id];
     if (existing) {
@@ -93,7 +108,14 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
           tension: 0
         }]
       },
-      options: { responsive: true, plugins: { legend: { display: type === "doughnut" } } }
+      // Model names are long: bars run sideways so each name is written out in full on
+      // its own line instead of rotated and cut at the canvas edge on a phone.
+      options: {
+        responsive: true,
+        indexAxis: type === "bar" ? "y" : "x",
+        scales: type === "bar" ? { y: { ticks: { callback: function (value) { return wrapLabel(this.getLabelForValue(value), 18); } } } } : undefined,
+        plugins: { legend: { display: type === "doughnut" } }
+      }
     });
     return state.charts[id];
   }

@@ -19,7 +19,9 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   input, button { font: inherit; padding: 4px 8px; border: 1px solid var(--line); border-radius: 4px; background: #fff; }
   button { cursor: pointer; }
   button.primary { background: var(--accent); color: #fff; border-color: var(--accent); }
-  main { padding: 16px 20px; display: grid; gap: 16px; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); }
+  /* min(): a column never asks for more than the screen, so a phone does not scroll sideways. */
+  main { padding: 16px 20px; display: grid; gap: 16px; grid-template-columns: repeat(auto-fit, minmax(min(380px, 100%), 1fr)); }
+  main > * { min-width: 0; }
   section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; }
   section h2 { font-size: 14px; margin: 0 0 8px; }
   .cards { grid-column: 1 / -1; display: flex; gap: 16px; flex-wrap: wrap; }
@@ -29,6 +31,9 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   .wide { grid-column: 1 / -1; }
   table { width: 100%; border-collapse: collapse; }
   th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); }
+  /* Long user and thread ids wrap inside their cell instead of pushing Cost off screen. */
+  td:not(.num) { overflow-wrap: anywhere; }
+  td.num { white-space: nowrap; }
   td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
   .chart-box { position: relative; height: 260px; }
   .gauge { margin: 6px 0; }
@@ -42,6 +47,12 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   #key-panel { max-width: 420px; margin: 60px auto; }
   #key-panel form { display: flex; gap: 8px; }
   #key-panel input { flex: 1; }
+  @media (max-width: 600px) {
+    header { padding: 10px 12px; gap: 8px; }
+    main { padding: 12px; gap: 12px; }
+    section { padding: 10px 12px; }
+    th, td { padding: 4px 3px; }
+  }
 </style>
 </head>
 <body data-state="init">

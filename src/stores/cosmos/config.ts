@@ -5,6 +5,24 @@
 import type { Container, CosmosClient } from "@azure/cosmos";
 import { ValidationError } from "../../errors.js";
 
+/**
+ * A `CosmosClient` of `@azure/cosmos`, described by the members the store calls, so the
+ * published declarations do not need the optional SDK installed (a strict consumer on
+ * SQLite type-checks without it). A real `CosmosClient` fits.
+ */
+export interface CosmosClientLike {
+  database(id: string): unknown;
+  readonly databases: unknown;
+}
+
+/** A `Container` of `@azure/cosmos`, described structurally (see `CosmosClientLike`). */
+export interface CosmosContainerLike {
+  readonly id: string;
+  readonly items: unknown;
+  item(id: string, partitionKeyValue?: unknown): unknown;
+  read(options?: unknown): Promise<unknown>;
+}
+
 export interface CosmosStoreLogger {
   warn(message: string, details?: Record<string, unknown>): void;
 }
@@ -18,10 +36,10 @@ export interface CosmosUsageStoreOptions {
   databaseId?: string;
   /** @default process.env.COSMOS_CONTAINER ?? "token_usage" */
   containerId?: string;
-  /** A ready client (Entra ID, custom agent, ...); the store never closes a client it did not create. */
-  client?: CosmosClient;
-  /** A ready container: no database or container is created. */
-  container?: Container;
+  /** A ready `CosmosClient` (Entra ID, custom agent, ...); the store never closes a client it did not create. */
+  client?: CosmosClientLike;
+  /** A ready `Container`: no database or container is created. */
+  container?: CosmosContainerLike;
   /** Create the database and container on first use. @default true */
   createIfMissing?: boolean;
   /** Container default TTL for NEW containers (seconds); documents then expire by themselves. */
@@ -106,8 +124,9 @@ export function resolveCosmosConfig(
     key,
     databaseId,
     containerId,
-    client: opts.client,
-    container: opts.container,
+    // The structural option types are the SDK's own classes at run time.
+    client: opts.client as CosmosClient | undefined,
+    container: opts.container as Container | undefined,
     createIfMissing: opts.createIfMissing ?? true,
     defaultTtlSeconds: opts.defaultTtlSeconds,
     hierarchicalPartitionKey: opts.hierarchicalPartitionKey ?? false,

@@ -46,9 +46,9 @@ export function containerDefinition(cfg: ResolvedCosmosConfig): ContainerDefinit
 export type CosmosSdk = typeof import("@azure/cosmos");
 
 /** Loads the optional SDK on first use; `importer` is replaceable for tests of a missing package. */
-export async function loadCosmosSdk(importer: () => Promise<CosmosSdk> = () => import("@azure/cosmos")): Promise<CosmosSdk> {
+export async function loadCosmosSdk(importer: () => Promise<unknown> = () => import("@azure/cosmos")): Promise<CosmosSdk> {
   try {
-    return await importer();
+    return (await importer()) as CosmosSdk;
   } catch (err) {
     throw new MissingDependencyError("@azure/cosmos", "The Cosmos DB store", { cause: err });
   }
@@ -56,7 +56,7 @@ export async function loadCosmosSdk(importer: () => Promise<CosmosSdk> = () => i
 
 export async function openContainer(
   cfg: ResolvedCosmosConfig,
-  importSdk?: () => Promise<CosmosSdk>,
+  importSdk?: () => Promise<unknown>,
 ): Promise<OpenedContainer> {
   let container = cfg.container;
   let ownedClient: CosmosClient | undefined;

@@ -69,8 +69,11 @@ export class CosmosUsageStore implements UsageStore {
 
   constructor(
     options: CosmosUsageStoreOptions = {},
-    /** Replaces `import("@azure/cosmos")` (tests of the missing-dependency path). */
-    private readonly importSdk?: () => Promise<CosmosSdk>,
+    /**
+     * Replaces `import("@azure/cosmos")` (tests of the missing-dependency path). Typed
+     * loosely so the published declarations do not reference the optional SDK.
+     */
+    private readonly importSdk?: () => Promise<unknown>,
   ) {
     this.cfg = resolveCosmosConfig(options);
     this.policy = { maxAttempts: this.cfg.maxAttempts, baseDelayMs: this.cfg.baseDelayMs, maxDelayMs: this.cfg.maxDelayMs };

@@ -360,7 +360,10 @@ export class SqliteUsageStore implements UsageStore {
     if (this.db.open) this.db.close();
   }
 
-  /** For tools and benchmarks that need SQL the contract does not offer (read-only use). */
+  /**
+   * For tools and benchmarks that need SQL the contract does not offer (read-only use).
+   * @internal Left out of the published declarations: better-sqlite3 ships no types of its own.
+   */
   get database(): Database.Database {
     return this.db;
   }

@@ -6,6 +6,10 @@
  * `SqliteUsageStore` runs there). Opt in with `createTokenMonitor({ sqliteWorker: true })`
  * or `TOKEN_USAGE_SQLITE_WORKER=true`.
  */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { ClosedError, StoreError, TokenTrackingError, ValidationError } from "../../errors.js";
 import type { UsageRecord } from "../../record/types.js";
@@ -21,6 +25,21 @@ import type {
 } from "../types.js";
 import type { SqliteUsageStoreOptions } from "./sqlite-usage-store.js";
 import type { WorkerRequest, WorkerResponse } from "./sqlite-worker.js";
+
+/**
+ * The parent's Node options, less `--input-type`: a worker inherits execArgv, and Node
+ * refuses to start one under `--input-type` (a script run as `node --input-type=module
+ * -e ...` would otherwise never store a record).
+ */
+function workerExecArgv(): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const arg = process.execArgv[i];
+    if (arg === "--input-type") i++;
+    else if (!arg.startsWith("--input-type=")) args.push(arg);
+  }
+  return args;
+}
 
 export class SqliteWorkerStore implements UsageStore {
   readonly kind = "sqlite";
@@ -40,10 +59,11 @@ export class SqliteWorkerStore implements UsageStore {
     this.worker = script.pathname.endsWith(".ts")
       ? // From the TypeScript sources (tests, tsx) the worker registers tsx's loader first.
         new Worker(
-          `import("tsx/esm/api").then((tsx) => tsx.register()).then(() => import(${JSON.stringify(script.href)}))`,
-          { eval: true, workerData: options },
+          // tsx is resolved from here, not from the working directory the eval'd worker would use.
+          `import(${JSON.stringify(tsxApiUrl())}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(script.href)}))`,
+          { eval: true, workerData: options, execArgv: workerExecArgv() },
         )
-      : new Worker(script, { workerData: options });
+      : new Worker(script, { workerData: options, execArgv: workerExecArgv() });
     // An idle worker must not keep a finished script alive; calls in flight hold it (see call()).
     this.worker.unref();
     this.worker.on("message", (response: WorkerResponse) => this.settle(response));
@@ -137,4 +157,15 @@ function workerScript(): URL {
   const here = new URL(import.meta.url);
   const ext = here.pathname.endsWith(".ts") ? ".ts" : here.pathname.endsWith(".cjs") ? ".cjs" : ".js";
   return new URL(`./sqlite-worker${ext}`, here);
+}
+
+/**
+ * tsx's register API (its ESM entry, from its package.json exports) as a file URL
+ * resolved from this module, so the sources run from any working directory: an
+ * eval'd worker would resolve a bare name from the cwd.
+ */
+function tsxApiUrl(): string {
+  const manifest = createRequire(import.meta.url).resolve("tsx/package.json");
+  const exports = (JSON.parse(readFileSync(manifest, "utf8")) as { exports: Record<string, { import: { default: string } }> }).exports;
+  return pathToFileURL(join(dirname(manifest), exports["./esm/api"].import.default)).href;
 }

@@ -42,7 +42,8 @@ export interface OpenAIUsageJson {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  prompt_tokens_details: { cached_tokens: number; audio_tokens: number };
+  /** `cache_write_tokens` only when the call wrote to the cache, as OpenAI reports it. */
+  prompt_tokens_details: { cached_tokens: number; audio_tokens: number; cache_write_tokens?: number };
   completion_tokens_details: { reasoning_tokens: number; audio_tokens: number };
 }
 
@@ -51,7 +52,7 @@ export function toOpenAIUsage(u: FakeUsage): OpenAIUsageJson {
     prompt_tokens: u.input,
     completion_tokens: u.output,
     total_tokens: u.reportedTotal ?? u.input + u.output,
-    prompt_tokens_details: { cached_tokens: u.cacheRead, audio_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: u.cacheRead, audio_tokens: 0, ...(u.cacheWrite > 0 ? { cache_write_tokens: u.cacheWrite } : {}) },
     completion_tokens_details: { reasoning_tokens: u.reasoning, audio_tokens: 0 },
   };
 }

@@ -23,7 +23,7 @@ export interface FakeOpenAIResponsesOptions {
 export function toResponsesUsage(u: FakeUsage) {
   return {
     input_tokens: u.input,
-    input_tokens_details: { cached_tokens: u.cacheRead },
+    input_tokens_details: { cached_tokens: u.cacheRead, ...(u.cacheWrite > 0 ? { cache_write_tokens: u.cacheWrite } : {}) },
     output_tokens: u.output,
     output_tokens_details: { reasoning_tokens: u.reasoning },
     total_tokens: u.reportedTotal ?? u.input + u.output,
