@@ -27,7 +27,6 @@ import {
   type AttributionDefaults,
   type ChainRun,
 } from "./attribution.js";
-import { EarlyBuilder } from "./early-build.js";
 import { extractModel, type ExtractedModel } from "./extract-model.js";
 import { extractUsage, observeStreamChunk, type ExtractedUsage, type StreamObservation } from "./extract-usage.js";
 
@@ -85,7 +84,6 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
   private readonly runs = new Map<string, ModelRun>();
   private readonly chains = new Map<string, ChainRun>();
   private readonly logger: Logger;
-  private readonly early = new EarlyBuilder();
   private starts = 0;
 
   constructor(private readonly options: TokenTrackingHandlerOptions) {
@@ -247,14 +245,13 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
 
   /**
    * Hands the run to the sink. With a sink that builds in the background (the writer),
-   * the agent pays only for this call: the record is built at the end of this turn of the
-   * event loop (see early-build.ts); otherwise it is built here.
+   * the agent pays only for this call; otherwise the record is built here.
    */
   private finish(runId: string, run: ModelRun, endedAt: number, build: (run: ModelRun) => UsageRecord): void {
     run.latencyMs = Math.round((endedAt - run.startedAt) * 1000) / 1000;
     try {
       const sink = this.options.sink;
-      if (sink.enqueueDeferred) sink.enqueueDeferred(this.early.defer(() => build(run)));
+      if (sink.enqueueDeferred) sink.enqueueDeferred(() => build(run));
       else sink.enqueue(build(run));
     } catch (error) {
       this.report(`run ${runId}`, error);
