@@ -40,14 +40,20 @@ export interface WholeCostSetup {
   close(): Promise<number>;
 }
 
+/** The package's entry points, so another revision of it can be measured the same way. */
+export interface PackageEntry {
+  createTokenMonitor: typeof createTokenMonitor;
+  attachTokenTracking: typeof attachTokenTracking;
+}
+
 /** The monitor as an application gets it by default (a SQLite file, the worker thread). */
-export function wholeCostSetup(): WholeCostSetup {
+export function wholeCostSetup(pkg: PackageEntry = { createTokenMonitor, attachTokenTracking }): WholeCostSetup {
   const dir = mkdtempSync(join(tmpdir(), "tt-whole-"));
-  const monitor = createTokenMonitor({ sqlitePath: join(dir, "usage.db"), env: {}, logger: { warn: () => undefined, error: (m) => console.error(m) } });
+  const monitor = pkg.createTokenMonitor({ sqlitePath: join(dir, "usage.db"), env: {}, logger: { warn: () => undefined, error: (m) => console.error(m) } });
   const configs: Record<Kind, RunnableConfig> = {
     none: baseConfig,
     noop: { ...baseConfig, callbacks: [new NoopHandler()] },
-    ours: attachTokenTracking({ ...baseConfig }, { monitor, agentName: "bench" }),
+    ours: pkg.attachTokenTracking({ ...baseConfig }, { monitor, agentName: "bench" }),
     langfuse: { ...baseConfig, callbacks: [new LangfuseHandler({ userId: "user-42", sessionId: "thread-7" })] },
   };
   return {
