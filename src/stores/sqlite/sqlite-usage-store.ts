@@ -33,7 +33,7 @@ import {
 } from "./aggregate-sql.js";
 import { DEFAULT_ROLLUP_THRESHOLD, HEAVY_USERS, ROLLUP_TABLES, RollupMaintainer } from "./rollups.js";
 import { MIGRATIONS } from "./schema.js";
-import { recordToValues, rowToRecord, type RecordRow } from "./rows.js";
+import { RECORD_COLUMNS, recordToValues, rowToRecord, type RecordRow, type RecordValues } from "./rows.js";
 
 export interface SqliteUsageStoreOptions {
   /** Database file, or `:memory:`. */
@@ -56,7 +56,7 @@ export class SqliteUsageStore implements UsageStore {
   private readonly db: Database.Database;
   private readonly insertRecord: Database.Statement;
   private readonly rollups: RollupMaintainer;
-  private readonly appendTx: (records: UsageRecord[]) => AppendResult;
+  private readonly appendTx: (records: Array<UsageRecord | RecordValues>) => AppendResult;
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(options: SqliteUsageStoreOptions) {
@@ -90,10 +90,11 @@ export class SqliteUsageStore implements UsageStore {
     this.insertRecord = this.db.prepare(`INSERT INTO usage_records VALUES (${"?, ".repeat(35)}?) ON CONFLICT (id) DO NOTHING`);
     this.rollups = new RollupMaintainer(this.db, options.rollupThreshold ?? DEFAULT_ROLLUP_THRESHOLD);
     const lastRowid = this.db.prepare("SELECT COALESCE(MAX(rowid), 0) FROM usage_records").pluck();
-    const appendTx = this.db.transaction((records: UsageRecord[]) => {
+    const appendTx = this.db.transaction((records: Array<UsageRecord | RecordValues>) => {
       const before = lastRowid.get() as number;
       let inserted = 0;
-      for (const record of records) inserted += this.insertRecord.run(recordToValues(record)).changes;
+      // Rows from `appendRows` are already values in column order.
+      for (const record of records) inserted += this.insertRecord.run(Array.isArray(record) ? record : recordToValues(record)).changes;
       // The rows this transaction added are exactly those past the old last rowid: SQLite
       // folds them into the rollups with a few set-based statements.
       if (inserted > 0) this.rollups.afterInsert(before);
@@ -124,6 +125,25 @@ export class SqliteUsageStore implements UsageStore {
       return this.appendTx(records);
     } catch (cause) {
       throw new StoreError(`SQLite append of ${records.length} records failed: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  /**
+   * `append` for rows already in column order (`recordToValues`, after `checkAppendable`): what
+   * the worker-thread store sends, because an array of plain values crosses to the worker for a
+   * fraction of what a record object costs to clone and to rebuild there.
+   */
+  async appendRows(rows: RecordValues[]): Promise<AppendResult> {
+    this.assertOpen();
+    if (!Array.isArray(rows)) throw new ValidationError("rows", "must be an array of record rows");
+    rows.forEach((row, i) => {
+      if (!Array.isArray(row) || row.length !== RECORD_COLUMNS) throw new ValidationError(`rows[${i}]`, `must be an array of ${RECORD_COLUMNS} values`);
+    });
+    if (rows.length === 0) return { inserted: 0, duplicates: 0 };
+    try {
+      return this.appendTx(rows);
+    } catch (cause) {
+      throw new StoreError(`SQLite append of ${rows.length} records failed: ${(cause as Error).message}`, { cause });
     }
   }
 
