@@ -5,18 +5,17 @@
  * engine slows down quadratically past a few thousand items, so sizes stay small;
  * the counts of documents read, not the milliseconds, are the transferable figure.
  */
-import { createHttpServer } from "@vercel/cosmosdb-server";
 import { CosmosClient } from "@azure/cosmos";
-import type { AddressInfo } from "node:net";
+import { startExtendedServer } from "../test/support/cosmos-ext/server.js";
 import { UsageQueries } from "../src/query/usage-queries.js";
 import { CosmosUsageStore } from "../src/stores/cosmos/index.js";
 import { DAY_MS, HEAVY_USER, datasetChunks } from "./dataset.js";
 import { fmt, type Row } from "./stats.js";
 
 export async function benchCosmos(sizes = [300, 1500]): Promise<Row[]> {
-  const server = createHttpServer({} as never);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // The local server extended with atomic transactional batches (the write path needs them).
+  const server = await startExtendedServer();
+  const endpoint = server.endpoint;
   const client = new CosmosClient({ endpoint, key: "bG9jYWw=", connectionPolicy: { enableEndpointDiscovery: false } });
   const rows: Row[] = [];
   try {
@@ -52,7 +51,8 @@ export async function benchCosmos(sizes = [300, 1500]): Promise<Row[]> {
       await store.close();
     }
   } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    client.dispose();
+    await server.close();
   }
   return rows;
 }

@@ -9,9 +9,12 @@ import { writeFileSync } from "node:fs";
 import { benchBudget } from "./budget.js";
 import { benchConcurrency } from "./concurrency.js";
 import { benchCosmos } from "./cosmos.js";
+import { benchCosmosWrites } from "./cosmos-writes.js";
+import { benchDiskFull } from "./disk-full.js";
 import { benchEventLoop } from "./event-loop.js";
 import { benchHandlerOverhead } from "./handler-overhead.js";
 import { benchSqliteScale } from "./sqlite-scale.js";
+import { benchTelemetry } from "./telemetry.js";
 import { benchWholeCost } from "./whole-cost.js";
 import { machine, type Row } from "./stats.js";
 
@@ -23,9 +26,11 @@ const allSections: Array<[string, () => Promise<Row[]>]> = [
   ["handler overhead", () => benchHandlerOverhead()],
   ["concurrent agent runs", () => benchConcurrency(1000, quick ? 1 : 3)],
   ["budget check", () => benchBudget()],
+  ["OpenTelemetry metrics", () => benchTelemetry()],
   ["SQLite at scale", () => benchSqliteScale(quick ? 100_000 : 1_000_000)],
   ["SQLite writes and the event loop", () => benchEventLoop(quick ? 50_000 : 200_000)],
-  ["Cosmos (local server)", () => benchCosmos(quick ? [200, 600] : [300, 1500])],
+  ["Cosmos (local server)", async () => [...(await benchCosmos(quick ? [200, 600] : [300, 1500])), ...(await benchCosmosWrites(quick))]],
+  ["recovery after a full disk", () => benchDiskFull(15_000)],
 ];
 const sections = only ? allSections.filter(([name]) => name.includes(only)) : allSections;
 if (sections.length === 0) throw new Error(`bench: no section name contains "${only}"`);
@@ -82,5 +87,19 @@ ${table}
   in-process store and by the worker-thread store, with \`monitorEventLoopDelay\` running: the delay
   any other task on the main thread (an agent's next step) would have seen.
 - **Cosmos**: the in-process \`@vercel/cosmosdb-server\` over HTTP; documents read are counted by the store.
+- **Cosmos write path** (rows "heavy user's hour", "estimated RU per record", "per-user 30-day
+  aggregate"): the extended local server, the store's own client with a request plugin
+  (\`bench/cosmos-sdk-meter.ts\`) that sees every network request the SDK sends, retries included.
+  Documents read = point reads answered plus documents returned by queries; documents written =
+  creates, replaces and patches, batch operations counted one by one. A heavy user makes one call a
+  second for an hour with a flush every 5 s; "flushes 2-11" and "last 10 flushes" are the means over
+  those flushes. RU are estimated, not measured (the local server charges nothing real), from
+  Microsoft's published table "Understand request unit consumption" (point read / write by document
+  size: 1 KB 1.00 / 4.95 RU, 2 KB 1.04 / 6.29, 4 KB 1.14 / 6.67, 8 KB 1.33 / 7.04, ...; linear
+  between rows, never below the 1 KB row): a patch or replace is priced as a write of the whole
+  resulting document (the partial-update FAQ: billed like other operations), a batch as the sum of its
+  operations, a 404 read as 1 RU, a query as 2.5 RU plus a read of each document returned (an
+  assumption; the table has no query row). "Records alone" prices each record's document as a write
+  with nothing else: the ratio is what rollups add. Steady state = the second half of the hour.
 `,
 );

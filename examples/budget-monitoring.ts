@@ -15,7 +15,7 @@ const monitor = createTokenMonitor({
   store: "sqlite",
   sqlitePath: exampleDbPath("budget"),
   budget: {
-    onAlert: (a) => console.log(`  ALERT ${a.level}: ${a.userId} at ${Math.round(a.percent * 100)}% of ${a.limit} tokens (threshold ${a.threshold * 100}%)`),
+    onAlert: (a) => console.log(`  ALERT ${a.level}: ${a.userId} at ${Math.round(a.fractionUsed * 100)}% of ${a.limit} tokens (threshold ${a.threshold * 100}%)`),
     // A call is admitted when its estimate (prompt + 64 answer tokens, unless the model
     // declares max_tokens) fits. The real usage may overshoot: that raises the 100% alert.
     estimate: { defaultMaxOutputTokens: 64 },
@@ -43,7 +43,7 @@ for (let call = 1; call <= 20; call++) {
 }
 
 for (const s of await guard.getBudgetStatus("alice")) {
-  console.log(`Budget ${s.limitId}: ${s.state}, used ${s.used}/${s.limit} (${Math.round(s.percent * 100)}%), remaining ${s.remaining}, resets at ${s.resetsAt}`);
+  console.log(`Budget ${s.limitId}: ${s.state}, used ${s.used}/${s.limit} (${Math.round(s.fractionUsed * 100)}%), remaining ${s.remaining}, resets at ${s.resetsAt}`);
 }
 const recorded = await monitor.getUserUsage("alice", { days: 1 });
 console.log(`Recorded model calls of alice: ${recorded.totalRequests} (the refused call never reached the model)`);

@@ -104,6 +104,7 @@ export {
   type BudgetConfig,
   type BudgetFileConfig,
 } from "./budget/index.js";
+export type { TelemetryOptions, TelemetryAttributeOptions } from "./telemetry/index.js";
 export { installGracefulShutdown, type GracefulShutdownOptions, type ShutdownOutcome, type ShutdownTarget } from "./lifecycle/index.js";
 
 export { BufferedWriter, type Logger, type RecordSink, type WriterOptions, type WriterStats } from "./writer/index.js";

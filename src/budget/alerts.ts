@@ -7,21 +7,25 @@
 import { ValidationError } from "../errors.js";
 import type { Logger } from "../writer/buffered-writer.js";
 import type { BudgetMetric, BudgetMode } from "./limits.js";
+import { parseWebhookFormat, webhookBody, type WebhookFormat } from "./alert-formats.js";
 
-export type AlertLevel = "warning" | "critical" | "exceeded";
+/** `refused`: a call was refused in a window whose 100% alert had not fired (its estimate did not fit). */
+export type AlertLevel = "warning" | "critical" | "exceeded" | "refused";
 
 export interface BudgetAlert {
   limitId: string;
   scope: string;
-  /** The user a `user:*` limit was counted for; null for shared limits. */
+  /** The user a `user:*` or `user:<id>` limit was counted for; null for other limits. */
   userId: string | null;
+  /** The subject's scope, e.g. `user:alice` or `dimension:tenant=acme` (same as `scope` for single-counter limits). */
+  subjectScope: string;
   metric: BudgetMetric;
   mode: BudgetMode;
   level: AlertLevel;
   /** The threshold crossed, as a fraction (0.8 = 80%). */
   threshold: number;
-  /** Usage / limit when it was crossed (may be above the threshold). */
-  percent: number;
+  /** Usage / limit when it was crossed, as a fraction (0.8 = 80%; may be above the threshold). */
+  fractionUsed: number;
   /** Tokens, or USD for cost limits. */
   used: number;
   limit: number;
@@ -45,6 +49,8 @@ export interface WebhookOptions {
   maxQueue?: number;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
+  /** Body shape: `json` (this package's), `slack`, `teams` (Workflows Adaptive Card) or `teams-legacy` (MessageCard). @default "json" */
+  format?: WebhookFormat;
 }
 
 export function alertLevel(threshold: number): AlertLevel {
@@ -52,10 +58,17 @@ export function alertLevel(threshold: number): AlertLevel {
 }
 
 export function formatAlert(a: BudgetAlert): string {
-  const unit = a.metric === "cost" ? "USD" : "tokens";
+  const unit = a.metric === "cost" ? "USD" : a.metric;
   const who = a.userId ? ` for user ${a.userId}` : "";
+  if (a.level === "refused") {
+    return (
+      `budget "${a.limitId}"${who} refused a call at ${Math.round(a.fractionUsed * 1000) / 10}% used ` +
+      `(${a.used} of ${a.limit} ${unit}): the call's estimate did not fit in what is left` +
+      (a.resetsAt ? `; resets at ${a.resetsAt}` : "")
+    );
+  }
   return (
-    `budget "${a.limitId}"${who} reached ${Math.round(a.percent * 1000) / 10}% ` +
+    `budget "${a.limitId}"${who} reached ${Math.round(a.fractionUsed * 1000) / 10}% ` +
     `(${a.used} of ${a.limit} ${unit}, threshold ${Math.round(a.threshold * 100)}%)` +
     (a.resetsAt ? `; resets at ${a.resetsAt}` : "")
   );
@@ -87,6 +100,7 @@ export class WebhookSink {
       retryDelayMs: positive(options.retryDelayMs, 500, "webhook.retryDelayMs"),
       maxRetryDelayMs: positive(options.maxRetryDelayMs, 60_000, "webhook.maxRetryDelayMs"),
       maxQueue: positive(options.maxQueue, 1000, "webhook.maxQueue"),
+      format: parseWebhookFormat(options.format, "webhook.format"),
     };
   }
 
@@ -153,7 +167,7 @@ export class WebhookSink {
       const response = await doFetch(this.opts.url, {
         method: "POST",
         headers: { "content-type": "application/json", ...this.options.headers },
-        body: JSON.stringify({ type: "budget_alert", message: formatAlert(alert), ...alert }),
+        body: JSON.stringify(webhookBody(alert, this.opts.format)),
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
       await response.arrayBuffer().catch(() => undefined);

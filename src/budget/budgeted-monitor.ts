@@ -5,7 +5,6 @@
  */
 import { createTokenMonitor, type TokenMonitorOptions, type TokenMonitoringService } from "../monitor/token-monitor.js";
 import type { BudgetGuard, BudgetGuardOptions } from "./budget-guard.js";
-import { budgetWriteRelay, createBudgetGuard } from "./wiring.js";
 
 export type BudgetedMonitorOptions = TokenMonitorOptions & {
   budget?: Omit<BudgetGuardOptions, "monitor">;
@@ -19,9 +18,7 @@ export type BudgetedMonitorOptions = TokenMonitorOptions & {
  */
 export function createBudgetedMonitor(options: BudgetedMonitorOptions = {}): { monitor: TokenMonitoringService; guard: BudgetGuard } {
   const { budget = {}, ...monitorOptions } = options;
-  const relay = budgetWriteRelay(monitorOptions.writer?.onWritten);
-  const monitor = createTokenMonitor({ ...monitorOptions, writer: { ...monitorOptions.writer, onWritten: relay.onWritten } });
-  const guard = createBudgetGuard(monitor, { ...budget, env: options.env ?? process.env });
-  relay.attach(guard);
-  return { monitor, guard };
+  // The monitor's own guard: its flush() also reports the guard's usage to the shared counters.
+  const monitor = createTokenMonitor({ ...monitorOptions, budget });
+  return { monitor, guard: monitor.budget! };
 }

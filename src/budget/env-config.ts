@@ -9,6 +9,7 @@
  * | BUDGET_ENFORCEMENT | `warn` (alert only) or `block` (refuse calls); `false`/`true` mean the same | `warn` |
  * | BUDGET_TIME_ZONE | IANA zone of those days and months | `UTC` |
  * | BUDGET_ALERT_WEBHOOK | URL alerts are POSTed to | none |
+ * | BUDGET_ALERT_WEBHOOK_FORMAT | `json`, `slack`, `teams` or `teams-legacy` | `json` |
  * | BUDGET_CONFIG_FILE | JSON file read by `loadBudgetConfigFile` | none |
  * | USAGE_TRACKING_ENABLED | `false` turns budgets off with tracking | `true` |
  *
@@ -19,6 +20,7 @@ import { readFileSync } from "node:fs";
 import { parseBoolean } from "../config.js";
 import { ValidationError } from "../errors.js";
 import type { WebhookOptions } from "./alerts.js";
+import { parseWebhookFormat } from "./alert-formats.js";
 import {
   normalizeLimit,
   subscriptionLimit,
@@ -61,6 +63,7 @@ export function budgetConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Budge
     limits,
   };
   const webhook = env.BUDGET_ALERT_WEBHOOK?.trim();
+  const format = parseWebhookFormat(env.BUDGET_ALERT_WEBHOOK_FORMAT, "BUDGET_ALERT_WEBHOOK_FORMAT");
   if (webhook) config.webhook = { url: webhook };
   if (env.BUDGET_CONFIG_FILE?.trim()) {
     const file = loadBudgetConfigFile(env.BUDGET_CONFIG_FILE.trim(), { mode });
@@ -68,6 +71,8 @@ export function budgetConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Budge
     if (file.mode) config.mode = file.mode;
     if (file.webhook) config.webhook = file.webhook;
   }
+  // The env format applies to whichever webhook is configured, unless the file names its own.
+  if (config.webhook && format !== "json") config.webhook = { format, ...config.webhook };
   return config;
 }
 

@@ -8,14 +8,20 @@
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import type { Serialized } from "@langchain/core/load/serializable";
 import type { LLMResult } from "@langchain/core/outputs";
-import { resolveUserId, type AttributionDefaults } from "../handler/attribution.js";
+import { resolveAgentName, resolveDimensions, resolveUserId, type AttributionDefaults } from "../handler/attribution.js";
 import { extractModel, type ModelStart } from "../handler/extract-model.js";
 import { extractUsage } from "../handler/extract-usage.js";
+import { BudgetExceededError } from "../errors.js";
 import { ANONYMOUS_USER } from "../record/types.js";
 import type { BudgetGuard } from "./budget-guard.js";
 import { declaredMaxOutputTokens, estimatePromptTokens, type UsageAmount } from "./reservations.js";
 
-export type BudgetGuardHandlerOptions = Pick<AttributionDefaults, "userId">;
+export type BudgetGuardHandlerOptions = Pick<AttributionDefaults, "userId" | "agentName"> & {
+  /** Charge-back dimensions of every call (as the tracking handler's `dimensions`). */
+  dimensions?: Record<string, string>;
+};
+
+const NO_CHAINS = new Map();
 
 export class BudgetGuardHandler extends BaseCallbackHandler {
   name = "budget_guard_handler";
@@ -35,26 +41,26 @@ export class BudgetGuardHandler extends BaseCallbackHandler {
     llm: Serialized,
     messages: unknown[][],
     runId: string,
-    _parentRunId?: string,
+    parentRunId?: string,
     extraParams?: Record<string, unknown>,
     _tags?: string[],
     metadata?: Record<string, unknown>,
     runName?: string,
   ): Promise<void> {
-    await this.start(llm, messages, runId, extraParams, metadata, runName);
+    await this.start(llm, messages, runId, parentRunId, extraParams, metadata, runName);
   }
 
   override async handleLLMStart(
     llm: Serialized,
     prompts: string[],
     runId: string,
-    _parentRunId?: string,
+    parentRunId?: string,
     extraParams?: Record<string, unknown>,
     _tags?: string[],
     metadata?: Record<string, unknown>,
     runName?: string,
   ): Promise<void> {
-    await this.start(llm, prompts, runId, extraParams, metadata, runName);
+    await this.start(llm, prompts, runId, parentRunId, extraParams, metadata, runName);
   }
 
   override handleLLMEnd(output: LLMResult, runId: string, _parentRunId?: string, _tags?: string[], extraParams?: Record<string, unknown>): void {
@@ -93,6 +99,7 @@ export class BudgetGuardHandler extends BaseCallbackHandler {
     llm: Serialized,
     input: unknown,
     runId: string,
+    parentRunId: string | undefined,
     extraParams: Record<string, unknown> | undefined,
     metadata: Record<string, unknown> | undefined,
     runName: string | undefined,
@@ -101,13 +108,25 @@ export class BudgetGuardHandler extends BaseCallbackHandler {
     const invocationParams = extraParams?.invocation_params as Record<string, unknown> | undefined;
     const declared: ModelStart = { metadata, invocationParams, serialized: llm, runName };
     const { model, deployment, provider } = extractModel(undefined, declared);
-    const estimate = this.estimate(input, invocationParams, model, provider, deployment);
-    await this.guard.reserve({
-      runId,
-      userId: resolveUserId(metadata, this.defaults) ?? ANONYMOUS_USER,
-      provider: provider ?? undefined,
-      estimate,
-    });
+    const { estimate, basis } = this.estimate(input, invocationParams, model, provider, deployment);
+    try {
+      await this.guard.reserve({
+        runId,
+        userId: resolveUserId(metadata, this.defaults) ?? ANONYMOUS_USER,
+        provider: provider ?? undefined,
+        model: model ?? undefined,
+        // Only `lc_agent_name` and the default are visible here (the chain runs above are the tracking handler's).
+        agentName: resolveAgentName(metadata, parentRunId, NO_CHAINS, this.defaults),
+        dimensions: resolveDimensions(metadata, this.defaults.dimensions),
+        estimate,
+        estimateBasis: basis,
+      });
+    } catch (error) {
+      if (error instanceof BudgetExceededError) throw error;
+      // Fail open: a store that cannot be read (unusable, down) must not refuse the call.
+      this.guard.failedOpen(error);
+      return;
+    }
     this.starts.set(runId, declared);
   }
 
@@ -117,16 +136,20 @@ export class BudgetGuardHandler extends BaseCallbackHandler {
     model: string | null,
     provider: string | null,
     deployment: string | null,
-  ): UsageAmount {
+  ): { estimate: UsageAmount; basis: string } {
     const options = this.guard.estimateOptions;
     const inputTokens = estimatePromptTokens(input, options.charsPerToken);
-    const outputTokens = declaredMaxOutputTokens(invocationParams) ?? options.defaultMaxOutputTokens;
+    const declaredMax = declaredMaxOutputTokens(invocationParams);
+    const outputTokens = declaredMax ?? options.defaultMaxOutputTokens;
+    const basis =
+      `${inputTokens} prompt tokens (characters / ${options.charsPerToken}, plus ${4} per message) + ` +
+      (declaredMax !== undefined ? `max_tokens ${declaredMax}` : `${outputTokens} output tokens (default: the call declares no max_tokens)`);
     let costNanos = 0;
     try {
       costNanos = this.guard.pricer.price({ inputTokens, outputTokens }, { model: model ?? "unknown", provider: provider ?? undefined, deployment }).totalCostNanos;
     } catch {
       // An unpriced model reserves no cost; its records are flagged unpriced too.
     }
-    return { tokens: inputTokens + outputTokens, costNanos };
+    return { estimate: { tokens: inputTokens + outputTokens, costNanos }, basis };
   }
 }

@@ -7,26 +7,40 @@
 import { ValidationError } from "../errors.js";
 import { assertTimeZone } from "../query/time-buckets.js";
 
-export type BudgetMetric = "tokens" | "cost";
+/** Tokens, USD, or model calls (`requests`: each admitted call counts one). */
+export type BudgetMetric = "tokens" | "cost" | "requests";
 export type BudgetMode = "warn" | "block";
-/** Calendar periods start at `resetTime` in `timeZone`; weeks start on Monday. */
-export type BudgetPeriod = "day" | "week" | "month" | { rollingHours: number };
+/**
+ * Calendar periods start at `resetTime` in `timeZone`; weeks start on Monday. `minute`
+ * and `hour` are whole UTC minutes and hours (per-minute rate limits as budgets).
+ */
+export type BudgetPeriod = "minute" | "hour" | "day" | "week" | "month" | { rollingHours: number };
 /** Provider plans as the reference monitors name them. */
 export type SubscriptionKind = "max_plan_tokens" | "prepaid_credits" | "free_tier_tokens";
 
 /**
  * Scopes: `global` (every call), `user:*` (the default for each user separately),
  * `user:<id>` (one user, replacing `user:*` limits of the same metric and period),
- * `provider:<name>` (every call of that provider, e.g. a subscription).
+ * `provider:<name>` (every call of that provider, e.g. a subscription), `agent:<name>`
+ * and `model:<name>`, `dimension:<name>=<value>` (one charge-back value, e.g.
+ * `dimension:tenant=acme`); `agent:*`, `model:*` and `dimension:<name>=*` count each
+ * agent, model or value separately.
  */
-export type BudgetScope = "global" | "user:*" | `user:${string}` | `provider:${string}`;
+export type BudgetScope =
+  | "global"
+  | "user:*"
+  | `user:${string}`
+  | `provider:${string}`
+  | `agent:${string}`
+  | `model:${string}`
+  | `dimension:${string}=${string}`;
 
 export interface BudgetLimitInput {
   /** @default derived from scope, metric and period, e.g. `global:cost:day` */
   id?: string;
   scope: string;
   metric: BudgetMetric;
-  /** Tokens (whole number) or USD. */
+  /** Tokens or requests (whole numbers), or USD. */
   amount: number;
   /** @default "day" */
   period?: BudgetPeriod;
@@ -73,13 +87,13 @@ export function normalizeLimit(input: unknown, path = "", defaults: { mode?: Bud
 
   const scope = parseScope(o.scope, f("scope"));
   const metric = o.metric;
-  if (metric !== "tokens" && metric !== "cost") {
-    throw new ValidationError(f("metric"), `must be "tokens" or "cost", got ${JSON.stringify(metric)}`);
+  if (metric !== "tokens" && metric !== "cost" && metric !== "requests") {
+    throw new ValidationError(f("metric"), `must be "tokens", "cost" or "requests", got ${JSON.stringify(metric)}`);
   }
   const amount = o.amount;
   if (typeof amount !== "number" || !Number.isFinite(amount)) throw new ValidationError(f("amount"), `must be a finite number, got ${String(amount)}`);
   if (amount < 0) throw new ValidationError(f("amount"), `must not be negative, got ${amount}`);
-  if (metric === "tokens" && !Number.isInteger(amount)) throw new ValidationError(f("amount"), `a token amount must be a whole number, got ${amount}`);
+  if (metric !== "cost" && !Number.isInteger(amount)) throw new ValidationError(f("amount"), `a ${metric === "tokens" ? "token" : "request"} amount must be a whole number, got ${amount}`);
 
   const period = parsePeriod(o.period ?? "day", f("period"));
   let timeZone = "UTC";
@@ -111,17 +125,25 @@ export function normalizeLimit(input: unknown, path = "", defaults: { mode?: Bud
 }
 
 function parseScope(value: unknown, field: string): BudgetScope {
-  if (value === "global" || value === "user:*") return value;
+  if (value === "global" || value === "user:*" || value === "agent:*" || value === "model:*") return value;
   if (typeof value === "string") {
-    const m = /^(user|provider):(.{1,1024})$/s.exec(value);
-    if (m && m[2] !== "*" ) return value as BudgetScope;
+    const m = /^(user|provider|agent|model):(.{1,1024})$/s.exec(value);
+    if (m && m[2] !== "*") return value as BudgetScope;
     if (value === "provider:*") throw new ValidationError(field, 'a provider scope names one provider, e.g. "provider:openai"');
+    const d = /^dimension:([A-Za-z0-9_.-]{1,64})=(.{1,1024})$/s.exec(value);
+    if (d) return value as BudgetScope;
+    if (value.startsWith("dimension:")) {
+      throw new ValidationError(field, `a dimension scope is dimension:<name>=<value> or dimension:<name>=* (e.g. "dimension:tenant=acme"), got ${JSON.stringify(value)}`);
+    }
   }
-  throw new ValidationError(field, `must be "global", "user:*", "user:<id>" or "provider:<name>", got ${JSON.stringify(value)}`);
+  throw new ValidationError(
+    field,
+    `must be "global", "user:*", "user:<id>", "provider:<name>", "agent:<name>|*", "model:<name>|*" or "dimension:<name>=<value>|*", got ${JSON.stringify(value)}`,
+  );
 }
 
 function parsePeriod(value: unknown, field: string): BudgetPeriod {
-  if (value === "day" || value === "week" || value === "month") return value;
+  if (value === "minute" || value === "hour" || value === "day" || value === "week" || value === "month") return value;
   if (value && typeof value === "object" && !Array.isArray(value)) {
     const keys = Object.keys(value);
     const hours = (value as { rollingHours?: unknown }).rollingHours;
@@ -132,7 +154,7 @@ function parsePeriod(value: unknown, field: string): BudgetPeriod {
       return { rollingHours: hours };
     }
   }
-  throw new ValidationError(field, `must be "day", "week", "month" or { rollingHours: n }, got ${JSON.stringify(value)}`);
+  throw new ValidationError(field, `must be "minute", "hour", "day", "week", "month" or { rollingHours: n }, got ${JSON.stringify(value)}`);
 }
 
 function parseThresholds(value: unknown, field: string): number[] {
@@ -207,6 +229,8 @@ export function applicableLimits(
     if (l.scope === "global") return true;
     if (l.scope === "user:*") return !overridden.has(`${l.metric}|${periodLabel(l.period)}`);
     if (l.scope.startsWith("user:")) return l.scope === `user:${userId}`;
-    return allProviders || l.scope === `provider:${provider}`;
+    if (l.scope.startsWith("provider:")) return allProviders || l.scope === `provider:${provider}`;
+    // Agent, model and dimension limits: the guard matches them against the call itself.
+    return true;
   });
 }

@@ -29,6 +29,11 @@ export function windowAt(spec: PeriodSpec, now: number): PeriodWindow {
   if (typeof spec.period === "object") {
     return { start: now - spec.period.rollingHours * HOUR, end: now, resetsAt: null };
   }
+  if (spec.period === "minute" || spec.period === "hour") {
+    const size = spec.period === "minute" ? 60_000 : HOUR;
+    const start = Math.floor(now / size) * size;
+    return { start, end: start + size, resetsAt: start + size };
+  }
   const [hh, mm] = spec.resetTime.split(":").map(Number);
   const local = localParts(now, spec.timeZone);
   // The local calendar date the candidate period starts on, as a UTC date number.

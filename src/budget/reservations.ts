@@ -10,7 +10,8 @@
  * where positive. When each call declares `max_tokens` and its prompt is no larger
  * than estimated, that sum is zero.
  */
-import type { WindowTally } from "./window-tally.js";
+import type { CallContext } from "./scopes.js";
+import type { Tally } from "./tally.js";
 
 export interface UsageAmount {
   tokens: number;
@@ -96,12 +97,11 @@ export function declaredMaxOutputTokens(params: Record<string, unknown> | undefi
 /** One admitted call's holds on the tallies it was checked against. */
 export interface Reservation {
   runId: string;
-  userId: string;
-  provider: string | undefined;
+  ctx: CallContext;
   /** When the call started (its record carries this timestamp). */
   at: number;
   createdAt: number;
-  holds: Array<{ tally: WindowTally; amount: number }>;
+  holds: Array<{ tally: Tally; amount: number }>;
 }
 
 export class ReservationBook {
@@ -116,7 +116,7 @@ export class ReservationBook {
   }
 
   add(reservation: Reservation): void {
-    for (const h of reservation.holds) h.tally.reserved += h.amount;
+    for (const h of reservation.holds) h.tally.held += h.amount;
     this.open.set(reservation.runId, reservation);
   }
 
@@ -125,7 +125,7 @@ export class ReservationBook {
     const r = this.open.get(runId);
     if (!r) return undefined;
     this.open.delete(runId);
-    for (const h of r.holds) h.tally.reserved = Math.max(0, h.tally.reserved - h.amount);
+    for (const h of r.holds) h.tally.held = Math.max(0, h.tally.held - h.amount);
     return r;
   }
 
@@ -148,8 +148,7 @@ export class ReservationBook {
  * the store in between adds them back, since the store does not have them yet.
  */
 export interface SettledCall extends UsageAmount {
-  userId: string;
-  provider: string | undefined;
+  ctx: CallContext;
   at: number;
   seq: number;
   settledAt: number;

@@ -19,7 +19,7 @@ export async function openBudget(monitor: TokenMonitoringService): Promise<Budge
   return factory(monitor);
 }
 
-/** Stops the guard's timers (alert delivery) so the command can exit. */
-export function closeBudget(budget: BudgetApi | undefined): void {
-  (budget as { close?: () => void } | undefined)?.close?.();
+/** Stops the guard's timers (alert delivery, counter reports) so the command can exit. */
+export async function closeBudget(budget: BudgetApi | undefined): Promise<void> {
+  await (budget as { close?: () => void | Promise<void> } | undefined)?.close?.();
 }

@@ -20,6 +20,7 @@ import { BufferedWriter, type Logger, type RecordSink, type WriterOptions } from
 import type { BudgetGuard, BudgetGuardOptions } from "../budget/budget-guard.js";
 import { budgetConfigFromEnv } from "../budget/env-config.js";
 import { budgetWriteRelay, createBudgetGuard } from "../budget/wiring.js";
+import { UsageTelemetry, type TelemetryOptions } from "../telemetry/index.js";
 
 export interface TokenMonitorOptions extends StoreSelection {
   /** Price overrides, or a ready pricer. @default the offline catalog (+ TOKEN_USAGE_PRICING_FILE) */
@@ -33,6 +34,11 @@ export interface TokenMonitorOptions extends StoreSelection {
    * or `false` for no budget guard at all. @default limits from the environment only
    */
   budget?: Omit<BudgetGuardOptions, "monitor"> | false;
+  /**
+   * OpenTelemetry metrics of every stored record (GenAI semantic conventions), or `false`.
+   * @default the global MeterProvider of `@opentelemetry/api`, when that package is installed
+   */
+  telemetry?: TelemetryOptions | false;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -55,6 +61,8 @@ export class TokenMonitoringService extends UsageQueries {
   readonly budget: BudgetGuard | undefined;
   /** True when `BUDGET_ENFORCEMENT=block`: attachTokenTracking then adds the guard by itself. */
   readonly budgetEnforced: boolean;
+  /** OpenTelemetry metrics, fed by the writer after each durable write. */
+  readonly telemetry: UsageTelemetry | undefined;
   private readonly logger: Logger;
 
   constructor(options: TokenMonitorOptions = {}) {
@@ -71,8 +79,11 @@ export class TokenMonitoringService extends UsageQueries {
           ...options.pricing,
           logger: options.pricing?.logger ?? this.logger,
         });
-    // The guard learns about spend from every durable write.
-    const relay = budgetWriteRelay(options.writer?.onWritten);
+    // The guard and the metrics learn about spend from every durable write.
+    this.telemetry = options.telemetry === false ? undefined : new UsageTelemetry({ logger: this.logger, ...options.telemetry });
+    const telemetry = this.telemetry;
+    const onWritten = options.writer?.onWritten;
+    const relay = budgetWriteRelay(telemetry ? (records, inserted) => (onWritten?.(records, inserted), telemetry.onWritten(records, inserted)) : onWritten);
     this.writer = new BufferedWriter(store, {
       spillDir: defaultSpillDir(store),
       logger: this.logger,
@@ -82,6 +93,7 @@ export class TokenMonitoringService extends UsageQueries {
     this.budgetEnforced = budgetConfigFromEnv(env).mode === "block";
     this.budget = options.budget === false ? undefined : createBudgetGuard(this, { logger: this.logger, ...options.budget, env });
     if (this.budget) relay.attach(this.budget);
+    if (this.budget) this.telemetry?.observeBudget(this.budget);
   }
 
   /** A handler that records every model call into this service's store. */
@@ -135,19 +147,31 @@ export class TokenMonitoringService extends UsageQueries {
    * Resolves when every record tracked so far is durable in the store. LangChain runs
    * callbacks in a background queue, so this first waits for that queue: a call whose
    * `invoke()` returned is then counted even if its end callback had not run yet.
+   * Bounded (default 30 s): see BufferedWriter.flush.
    */
   async flush(options?: { timeoutMs?: number }): Promise<void> {
     await awaitAllCallbacks();
-    return this.writer.flush(options);
+    await this.writer.flush(options);
+    // Budget usage settled so far reaches the shared counters too (and their alerts).
+    await this.budget?.flushUsage().catch(() => undefined);
   }
 
-  /** Flushes and closes the store. */
+  /**
+   * Flushes (bounded: default 10 s, see BufferedWriter.close) and closes the store. Rejects
+   * with a FlushTimeoutError saying what was journaled and what is at risk when the store
+   * did not take everything in time.
+   */
   async close(options?: { timeoutMs?: number }): Promise<void> {
     try {
       await this.writer.close(options);
-      await this.budget?.close();
     } finally {
-      await this.store.close();
+      // Also when the writer gave up (it says how many records it journaled): release the rest.
+      try {
+        await this.budget?.close();
+      } finally {
+        this.telemetry?.close();
+        await this.store.close();
+      }
     }
   }
 

@@ -13,6 +13,7 @@ import { breakdownRoutes } from "./routes/breakdown-routes.js";
 import { budgetRoutes } from "./routes/budget-routes.js";
 import { dashboardRoutes } from "./routes/dashboard-routes.js";
 import { healthRoutes } from "./routes/health-routes.js";
+import { metricsRoutes } from "./metrics/metrics-routes.js";
 import { usageRoutes } from "./routes/usage-routes.js";
 import type { BudgetApi, ServerMonitor } from "./types.js";
 
@@ -24,6 +25,10 @@ export interface TokenUsagePluginOptions {
   adminKey?: string;
   /** Serve the dashboard at the plugin's root. @default true */
   dashboard?: boolean;
+  /** A key that reads `/metrics` and nothing else (the admin key reads it too). @default env TOKEN_USAGE_METRICS_KEY */
+  metricsKey?: string;
+  /** How long one store read answers `/metrics` scrapes. @default 5000 */
+  metricsCacheMs?: number;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -31,10 +36,18 @@ export interface TokenUsagePluginOptions {
 export const MIN_ADMIN_KEY_LENGTH = 16;
 
 export function resolveAdminKey(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const key = option ?? (env.TOKEN_USAGE_ADMIN_KEY || undefined);
+  return checkedKey(option ?? (env.TOKEN_USAGE_ADMIN_KEY || undefined), "adminKey", "TOKEN_USAGE_ADMIN_KEY");
+}
+
+/** The key that reads `/metrics` only, held by a scraper. */
+export function resolveMetricsKey(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return checkedKey(option ?? (env.TOKEN_USAGE_METRICS_KEY || undefined), "metricsKey", "TOKEN_USAGE_METRICS_KEY");
+}
+
+function checkedKey(key: string | undefined, field: string, variable: string): string | undefined {
   if (key === undefined || key === "") return undefined;
   if (key.length < MIN_ADMIN_KEY_LENGTH || key.length > 512 || /\s/.test(key)) {
-    throw new ValidationError("adminKey", `must be ${MIN_ADMIN_KEY_LENGTH} to 512 characters without spaces (set TOKEN_USAGE_ADMIN_KEY)`);
+    throw new ValidationError(field, `must be ${MIN_ADMIN_KEY_LENGTH} to 512 characters without spaces (set ${variable})`);
   }
   return key;
 }
@@ -50,4 +63,6 @@ export async function tokenUsagePlugin(app: FastifyInstance, options: TokenUsage
   await app.register(usageRoutes(options.monitor), { prefix: "/token-usage" });
   await app.register(breakdownRoutes(options.monitor), { prefix: "/token-usage" });
   await app.register(budgetRoutes(options.budget));
+  const metricsKey = resolveMetricsKey(options.metricsKey, options.env);
+  await app.register(metricsRoutes({ monitor: options.monitor, budget: options.budget, adminKey, metricsKey, cacheMs: options.metricsCacheMs }));
 }

@@ -30,7 +30,7 @@ export interface BudgetApi {
   setLimit(limit: any): unknown;
   removeLimit(limitId: string): unknown;
   listLimits(): unknown;
-  getBudgetStatus(userId: string): unknown;
+  getBudgetStatus(userId?: string): unknown;
 }
 
 /** Who is calling: the admin key sees everything, a user key only its own user. */

@@ -72,6 +72,8 @@ export interface AppendResult {
   inserted: number;
   /** Records whose id was already stored (an idempotent replay): not counted again. */
   duplicates: number;
+  /** Events the writer reports to its logger (e.g. the database file was replaced and reopened). */
+  warnings?: string[];
 }
 
 /** New prices for a stored record (re-pricing). Rollups must follow. */
@@ -83,6 +85,55 @@ export interface CostUpdate {
   totalCostNanos: number;
   priced: boolean;
   priceSource: string | null;
+}
+
+/**
+ * One process's report on a shared budget counter (one limit, one subject, one window),
+ * applied atomically by the store. Amounts are integer units: tokens, requests or
+ * nano-dollars. A counter holds `used` (settled usage of every process) and one lease
+ * per process (budget that process may hand out to calls without asking again).
+ * Invariant kept at every grant: used + all live leases <= limit.
+ */
+export interface BudgetCounterUpdate {
+  /** Counter id (limit, subject, window start). */
+  key: string;
+  /** The subject's partition: the user id for per-user counters, else a shared one. */
+  partition: string;
+  /** The window's end (epoch ms): the counter may be deleted after it. */
+  expiresAt: number;
+  limit: number;
+  /** `used` of a counter this update creates (past usage read from the records). */
+  seed: number;
+  /** The reporting process (its lease is keyed by it). */
+  holder: string;
+  /** Usage this holder settled since its last report: added to `used`, taken off its lease. */
+  spent: number;
+  /** Held by this holder's calls in flight (shown in status). */
+  inFlight: number;
+  /**
+   * The lease asked for. When `need` is free the holder gets it plus a quarter of
+   * the rest, at most `want`; otherwise it keeps at most `keep` (never more than is free).
+   */
+  need: number;
+  want: number;
+  /** The lease the holder still hands out from (its lease minus `spent`): kept whenever free. */
+  keep: number;
+  /** Lease expiry (epoch ms): a holder that stops reporting loses its lease then. */
+  leaseUntil: number;
+  now: number;
+}
+
+export interface BudgetCounterState {
+  key: string;
+  used: number;
+  /** Live leases of every holder, this one included. */
+  leased: number;
+  /** Held by calls in flight, as last reported by every holder. */
+  inFlight: number;
+  /** This holder's lease after the update (0 for a read). */
+  granted: number;
+  /** True when this update created the counter (its `used` started from `seed`). */
+  created: boolean;
 }
 
 export interface StoreCapabilities {
@@ -119,6 +170,10 @@ export interface UsageStore {
   putSetting(namespace: string, key: string, value: unknown): Promise<void>;
   deleteSetting(namespace: string, key: string): Promise<boolean>;
   listSettings<T = unknown>(namespace: string): Promise<Array<{ key: string; value: T }>>;
+  /** Applies budget counter reports, each atomically (see BudgetCounterUpdate). */
+  updateBudgetCounters(updates: BudgetCounterUpdate[]): Promise<BudgetCounterState[]>;
+  /** Current counters (null where none exists); `now` drops expired leases from the sums. */
+  readBudgetCounters(keys: Array<{ key: string; partition: string }>, now: number): Promise<Array<BudgetCounterState | null>>;
   /** Atomically claims `key` once: true for the first caller ever, false afterwards (alert dedupe). */
   claimOnce(namespace: string, key: string): Promise<boolean>;
 
@@ -161,6 +216,18 @@ export function addTotals(a: UsageTotals, b: UsageTotals): UsageTotals {
   if (b.firstSeen && (!a.firstSeen || b.firstSeen < a.firstSeen)) a.firstSeen = b.firstSeen;
   if (b.lastSeen && (!a.lastSeen || b.lastSeen > a.lastSeen)) a.lastSeen = b.lastSeen;
   return a;
+}
+
+/** Sums rows from several sources (rollups, raw records) that share group keys. */
+export function mergeRows(rows: AggregateRow[], groupBy: GroupKey[]): AggregateRow[] {
+  const merged = new Map<string, AggregateRow>();
+  for (const row of rows) {
+    const k = JSON.stringify(groupBy.map((g) => row.key[g]));
+    const existing = merged.get(k);
+    if (existing) addTotals(existing, row);
+    else merged.set(k, { ...row, key: { ...row.key } });
+  }
+  return [...merged.values()];
 }
 
 /** Totals of one record, for backends that aggregate in memory. */

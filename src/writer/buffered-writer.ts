@@ -1,10 +1,12 @@
 /**
  * The writer between the handler and the store. `enqueue` is synchronous and does
  * no I/O, so the agent never waits for storage. A background loop writes batches;
- * a failed write puts its records back and is retried with exponential backoff and
- * jitter. While the store is failing, whatever exceeds `maxBufferedRecords` goes to
- * the spill journal (bounded memory), replayed once the store accepts writes again.
- * Nothing is dropped silently: every failure reaches the logger.
+ * a failed write (the store cannot even be opened, or refuses the write) puts its
+ * records back and is retried with exponential backoff and jitter, or at a slow pace
+ * when the store is unusable as it is. While the store is failing, whatever exceeds
+ * `maxBufferedRecords` goes to the spill journal (bounded memory), replayed once the
+ * store accepts writes again. Nothing is dropped silently: every failure reaches the
+ * logger (rate-limited), and `flush()` and `close()` are bounded in time.
  *
  * Records leave the buffer only by being taken out of it (`splice`) before an await,
  * and go back to its front if that await fails, so a write and a spill can never
@@ -12,62 +14,16 @@
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ClosedError, StoreError } from "../errors.js";
+import { ClosedError, FlushTimeoutError } from "../errors.js";
 import type { UsageRecord } from "../record/types.js";
 import type { UsageStore } from "../stores/types.js";
+import { FailureLog, isPermanent, messageOf, type Logger } from "./failure-log.js";
 import { SpillJournal } from "./spill-journal.js";
+import { FlushWaiters } from "./flush-waiters.js";
+import { writerSettings, type DeferredRecord, type RecordSink, type WriterOptions, type WriterSettings, type WriterStats } from "./writer-options.js";
 
-export interface Logger {
-  debug?(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
-/** Builds a record later, off the agent's path; null when there is nothing to record. */
-export type DeferredRecord = () => UsageRecord | null;
-
-/** Where finished records go. The handler depends on this, not on the writer. */
-export interface RecordSink {
-  enqueue(record: UsageRecord): void;
-  /**
-   * Optional: accept a record to be built in the background. The handler uses it when
-   * present, so pricing, validation and record building cost the agent nothing.
-   */
-  enqueueDeferred?(build: DeferredRecord): void;
-}
-
-export interface WriterOptions {
-  /**
-   * Records per store write. Larger batches write faster (random-key index pages are
-   * shared within a transaction) but a SQLite write holds the event loop for its whole
-   * batch: about 20 ms for 1,000 records. @default 1000
-   */
-  batchSize?: number;
-  /** How long a lone record may wait for companions before it is written. @default 200 */
-  flushIntervalMs?: number;
-  /** Records kept in memory while the store is failing; the rest is spilled. @default 10000 */
-  maxBufferedRecords?: number;
-  /** Folder of the spill journal. @default `<tmpdir>/langchain-token-tracking/spill` */
-  spillDir?: string;
-  /** First retry delay; doubles up to `maxRetryDelayMs`. @default 100 */
-  retryDelayMs?: number;
-  /** @default 30000 */
-  maxRetryDelayMs?: number;
-  logger?: Logger;
-  /** Called after every successful store write (the budget layer listens here). */
-  onWritten?: (records: UsageRecord[], inserted: number) => void;
-}
-
-export interface WriterStats {
-  enqueued: number;
-  written: number;
-  duplicates: number;
-  failedAttempts: number;
-  spilled: number;
-  replayed: number;
-  /** Calls whose record could not be built (reported to the logger, never stored corrupt). */
-  rejected: number;
-}
+export type { Logger } from "./failure-log.js";
+export type { DeferredRecord, RecordSink, WriterOptions, WriterStats } from "./writer-options.js";
 
 type Entry = UsageRecord | DeferredRecord;
 
@@ -76,8 +32,9 @@ export class BufferedWriter implements RecordSink {
   /** Records taken out for a store write or a spill that has not finished yet. */
   private inFlight = 0;
   private readonly journal: SpillJournal;
-  private readonly opts: Required<Omit<WriterOptions, "onWritten" | "logger" | "spillDir">>;
-  private readonly logger: Logger;
+  private readonly spillDir: string;
+  private readonly opts: WriterSettings;
+  private readonly failures: FailureLog;
   private timer: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
   private retryDelay: number;
@@ -85,26 +42,24 @@ export class BufferedWriter implements RecordSink {
   private journalMayHaveRecords = true;
   /** The last store write failed: new records beyond the bound are spilled. */
   private failing = false;
+  /** After a failed journal append, the journal is not tried again before this time. */
+  private journalRetryAt = 0;
+  private journalDelay = 0;
   /** Ends the current backoff early (the buffer passed its bound, or a flush asks). */
   private wake: (() => void) | null = null;
   private closed = false;
-  private idleWaiters: Array<() => void> = [];
-  readonly stats: WriterStats = { enqueued: 0, written: 0, duplicates: 0, failedAttempts: 0, spilled: 0, replayed: 0, rejected: 0 };
+  private readonly idleWaiters = new FlushWaiters();
+  readonly stats: WriterStats = { enqueued: 0, written: 0, duplicates: 0, failedAttempts: 0, spilled: 0, replayed: 0, rejected: 0, dropped: 0 };
 
   constructor(
     private readonly store: UsageStore,
     private readonly options: WriterOptions = {},
   ) {
-    this.opts = {
-      batchSize: options.batchSize ?? 1000,
-      flushIntervalMs: options.flushIntervalMs ?? 200,
-      maxBufferedRecords: options.maxBufferedRecords ?? 10_000,
-      retryDelayMs: options.retryDelayMs ?? 100,
-      maxRetryDelayMs: options.maxRetryDelayMs ?? 30_000,
-    };
+    this.opts = writerSettings(options);
     this.retryDelay = this.opts.retryDelayMs;
-    this.logger = options.logger ?? consoleLogger;
-    this.journal = new SpillJournal(options.spillDir ?? join(tmpdir(), "langchain-token-tracking", "spill"));
+    this.failures = new FailureLog(options.logger ?? consoleLogger, this.opts.warningIntervalMs);
+    this.spillDir = options.spillDir ?? join(tmpdir(), "langchain-token-tracking", "spill");
+    this.journal = new SpillJournal(this.spillDir, this.opts.maxJournalBytes);
   }
 
   enqueue(record: UsageRecord): void {
@@ -120,8 +75,10 @@ export class BufferedWriter implements RecordSink {
     this.buffer.push(entry);
     this.stats.enqueued++;
     if (this.failing) {
-      if (this.buffer.length > this.opts.maxBufferedRecords) this.wake?.();
-      return; // the drain loop is retrying and will take these along
+      // Past the bound the retry loop spills; while the journal refuses too, memory is held here.
+      if (this.journalDelay > 0 && this.buffer.length + this.inFlight > this.opts.maxMemoryRecords) this.enforceMemoryBound();
+      if (this.buffer.length > this.opts.maxBufferedRecords && Date.now() >= this.journalRetryAt) this.wake?.();
+      if (this.draining) return; // the drain loop is retrying and will take these along
     }
     if (this.buffer.length >= this.opts.batchSize) this.schedule(0);
     else this.schedule(this.opts.flushIntervalMs);
@@ -134,43 +91,43 @@ export class BufferedWriter implements RecordSink {
 
   /**
    * Resolves when everything enqueued so far (and any journal left by a process that
-   * died) is durable in the store. With a timeout, rejects with a StoreError saying how
-   * many records are still kept: they stay buffered or journaled and are written later.
+   * died) is durable in the store. Bounded: after `timeoutMs` (default 30 s), or at once
+   * when the store is unusable as it is, what is still in memory is written to the spill
+   * journal and the call rejects with a FlushTimeoutError saying how many records are
+   * journaled and where, and how many could not be journaled either.
    */
-  async flush(options: { timeoutMs?: number } = {}): Promise<void> {
-    if (this.pending === 0 && !this.draining && !this.journalMayHaveRecords) return;
-    let waiter!: () => void;
-    const idle = new Promise<void>((resolve) => {
-      waiter = resolve;
-      this.idleWaiters.push(resolve);
-    });
+  flush(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.pending === 0 && !this.draining && !this.journalMayHaveRecords) return Promise.resolve();
+    const timeoutMs = options.timeoutMs ?? this.opts.flushTimeoutMs;
+    const done = this.idleWaiters.wait(timeoutMs, (reason) => this.giveUp(timeoutMs, reason));
     this.schedule(0);
     this.wake?.();
-    if (options.timeoutMs === undefined) return idle;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        // A caller that stopped waiting must not keep the writer probing the journal.
-        this.idleWaiters = this.idleWaiters.filter((w) => w !== waiter);
-        reject(new StoreError(`flush timed out with ${this.pending} records not yet stored (still kept for retry)`));
-      }, options.timeoutMs);
-    });
-    try {
-      await Promise.race([idle, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return done;
   }
 
-  /** Flushes, then refuses new records. */
+  /** Flushes (bounded by `timeoutMs`, default 10 s), then refuses new records. */
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     try {
-      await this.flush(options);
+      await this.flush({ timeoutMs: options.timeoutMs ?? this.opts.closeTimeoutMs });
     } finally {
       this.closed = true;
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
+      await this.journal.close();
     }
+  }
+
+  /** Journals what is in memory and describes what is not stored, for a flush that gives up. */
+  private giveUp(timeoutMs: number, reason?: string): FlushTimeoutError {
+    this.spillAll();
+    return new FlushTimeoutError({
+      timeoutMs,
+      reason,
+      unstored: this.pending,
+      spilled: this.journal.pending,
+      journal: this.spillDir,
+      atRisk: this.buffer.length + this.inFlight,
+    });
   }
 
   /**
@@ -185,11 +142,11 @@ export class BufferedWriter implements RecordSink {
     try {
       this.journal.appendSync(records);
       this.stats.spilled += records.length;
-      this.journalMayHaveRecords = true;
+      if (records.length > 0) this.journalMayHaveRecords = true;
       return records.length;
     } catch (error) {
       this.buffer = [...records, ...this.buffer];
-      this.logger.error(`cannot save ${records.length} records to the journal: ${(error as Error).message}`);
+      this.failures.report("journal", "error", `cannot save ${records.length} records to the spill journal in ${this.spillDir}: ${messageOf(error)}`);
       return 0;
     }
   }
@@ -214,14 +171,16 @@ export class BufferedWriter implements RecordSink {
 
   private notifyIdle(): void {
     if (this.pending > 0 || this.journalMayHaveRecords) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.idleWaiters.resolveAll();
   }
 
   private async drain(): Promise<void> {
-    // The journal is replayed only once the store takes writes (or when nothing is buffered).
-    while (this.buffer.length > 0 || (this.journalMayHaveRecords && (!this.failing || this.idleWaiters.length > 0))) {
+    // The journal is replayed once the store takes writes, when a flush waits, or to retry
+    // this process's own spilled records (nothing else would bring them back).
+    while (
+      this.buffer.length > 0 ||
+      (this.journalMayHaveRecords && (!this.failing || this.idleWaiters.size > 0 || this.journal.pending > 0))
+    ) {
       try {
         if (this.buffer.length > 0) {
           await this.writeBatch();
@@ -231,15 +190,23 @@ export class BufferedWriter implements RecordSink {
         }
         this.failing = false;
         this.retryDelay = this.opts.retryDelayMs;
+        this.failures.storeRecovered(this.pending);
       } catch (error) {
         this.failing = true;
         this.stats.failedAttempts++;
-        this.logger.warn(
-          `token usage write failed (${this.pending} records kept, retry in ${this.retryDelay} ms): ${(error as Error).message}`,
+        const unusable = isPermanent(error);
+        const delay = unusable ? this.opts.unusableRetryDelayMs : this.retryDelay * (0.5 + Math.random() / 2);
+        this.failures.storeFailed(
+          error,
+          unusable
+            ? `${this.pending} records are kept (in memory, then in the spill journal in ${this.spillDir}) and the store is tried again every ${Math.round(delay / 1000)} s`
+            : `${this.pending} records kept, retry in ${Math.round(delay)} ms`,
         );
-        await this.backoff(this.retryDelay * (0.5 + Math.random() / 2));
-        this.retryDelay = Math.min(this.retryDelay * 2, this.opts.maxRetryDelayMs);
-        if (this.closed && this.idleWaiters.length === 0) return;
+        // Waiting out a flush's timeout cannot help a store that is unusable as it is.
+        if (unusable) this.idleWaiters.failAll(messageOf(error));
+        await this.backoff(delay);
+        if (!unusable) this.retryDelay = Math.min(this.retryDelay * 2, this.opts.maxRetryDelayMs);
+        if (this.closed && this.idleWaiters.size === 0) return;
       }
     }
   }
@@ -262,10 +229,11 @@ export class BufferedWriter implements RecordSink {
     const result = await this.store.append(batch);
     this.stats.written += result.inserted;
     this.stats.duplicates += result.duplicates;
+    for (const warning of result.warnings ?? []) this.failures.report(`store: ${warning}`, "warn", warning);
     try {
       this.options.onWritten?.(batch, result.inserted);
     } catch (error) {
-      this.logger.warn(`onWritten listener failed: ${(error as Error).message}`);
+      this.failures.report("onWritten", "warn", `onWritten listener failed: ${messageOf(error)}`);
     }
   }
 
@@ -275,37 +243,70 @@ export class BufferedWriter implements RecordSink {
     for (;;) {
       await this.spillOverflow();
       const left = until - Date.now();
-      if (left <= 0 || (this.idleWaiters.length > 0 && this.buffer.length === 0)) return;
+      if (left <= 0 || (this.idleWaiters.size > 0 && this.buffer.length === 0)) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
-        // After `close()` gave up waiting, retries go on but no longer hold the process open.
-        if (this.closed) timer.unref();
+        // Records only in the journal are safe on disk, and after `close()` gave up waiting
+        // retries go on: neither holds the process open. Records in memory do.
+        if (this.closed || this.buffer.length === 0) timer.unref();
         this.wake = () => {
           clearTimeout(timer);
           resolve();
         };
       });
       this.wake = null;
-      if (this.idleWaiters.length > 0 && this.buffer.length <= this.opts.maxBufferedRecords) return;
+      // A flush retries at once, after spilling what it can (nothing while the journal refuses).
+      if (this.idleWaiters.size > 0 && (this.buffer.length <= this.opts.maxBufferedRecords || this.journalDelay > 0)) return;
     }
   }
 
-  /** Moves what exceeds the memory bound to the journal, oldest first. */
+  /**
+   * Moves what exceeds the memory bound to the journal, oldest first. When the journal
+   * fails too (a full disk, its own size bound), it is tried again after a delay, and
+   * memory is held to `maxMemoryRecords` by dropping the oldest records, counted and reported.
+   */
   private async spillOverflow(): Promise<void> {
     const excess = this.buffer.length - this.opts.maxBufferedRecords;
     if (excess <= 0) return;
-    const overflow = this.take(excess);
-    this.inFlight += overflow.length;
-    try {
-      await this.journal.append(overflow);
-      this.stats.spilled += overflow.length;
-      this.journalMayHaveRecords = true;
-    } catch (error) {
-      this.buffer.unshift(...overflow);
-      this.logger.error(`cannot spill ${overflow.length} records to the journal; keeping them in memory: ${(error as Error).message}`);
-    } finally {
-      this.inFlight -= overflow.length;
+    if (Date.now() >= this.journalRetryAt) {
+      const overflow = this.take(excess);
+      this.inFlight += overflow.length;
+      try {
+        await this.journal.append(overflow);
+        this.stats.spilled += overflow.length;
+        this.journalMayHaveRecords = true;
+        this.journalDelay = 0;
+      } catch (error) {
+        this.buffer.unshift(...overflow);
+        this.journalDelay = Math.min(Math.max(this.journalDelay * 2, 1000), 30_000);
+        this.journalRetryAt = Date.now() + this.journalDelay;
+        this.failures.report(
+          "journal",
+          "error",
+          `cannot write the spill journal in ${this.spillDir} (${messageOf(error)}): up to ${this.opts.maxMemoryRecords} records ` +
+            `stay in memory, beyond that the oldest are dropped and counted`,
+        );
+      } finally {
+        this.inFlight -= overflow.length;
+      }
     }
+    // Only while the journal refuses: with a working journal, what arrived during its write is spilled next.
+    if (this.journalDelay > 0) this.enforceMemoryBound();
+  }
+
+  /** Records in memory (buffered or in a failing write) are held to `maxMemoryRecords`. */
+  private enforceMemoryBound(): void {
+    const excess = Math.min(this.buffer.length, this.buffer.length + this.inFlight - this.opts.maxMemoryRecords);
+    if (excess <= 0) return;
+    // Deferred entries are dropped unbuilt: building them would cost for nothing.
+    this.buffer.splice(0, excess);
+    this.stats.dropped += excess;
+    this.failures.report(
+      "dropped",
+      "error",
+      `dropped ${excess} token usage records, ${this.stats.dropped} since start: neither the store nor the spill journal ` +
+        `takes writes and memory holds at most ${this.opts.maxMemoryRecords} (maxMemoryRecords)`,
+    );
   }
 
   /** Takes up to `count` entries off the front of the buffer, built into records. */
@@ -329,7 +330,7 @@ export class BufferedWriter implements RecordSink {
         if (record) out.push(record);
       } catch (error) {
         this.stats.rejected++;
-        this.logger.warn(`a model call could not be recorded: ${(error as Error).message}`);
+        this.failures.report("rejected", "warn", `a model call could not be recorded: ${messageOf(error)}`);
       }
     }
     return out;

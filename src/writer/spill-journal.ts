@@ -4,21 +4,47 @@
  * processes never write the same file); a process replays its own files and those
  * of processes that are gone, claiming each by an atomic rename before reading it.
  * Replays are safe to repeat because stores are idempotent by record id.
+ *
+ * An append is all or nothing: on a failed write (a full disk) the file is cut back to
+ * its size before the append, so no partial line is left for the next append to glue a
+ * good record onto. This process's journal is bounded by `maxBytes`; past it an append
+ * fails with JournalFullError and the writer applies its memory policy.
  */
-import { appendFileSync, createReadStream, mkdirSync } from "node:fs";
-import { appendFile, mkdir, readdir, rename, unlink } from "node:fs/promises";
+import { closeSync, createReadStream, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { JournalFullError } from "../errors.js";
 import type { UsageRecord } from "../record/types.js";
 
 const PREFIX = "spill-";
 
-export class SpillJournal {
-  private readonly file: string;
-  private spilled = 0;
+/** @default 256 MiB: about 250,000 records of ~1 KB. */
+export const DEFAULT_MAX_JOURNAL_BYTES = 256 * 1024 * 1024;
 
-  constructor(private readonly dir: string) {
-    this.file = join(dir, `${PREFIX}${process.pid}-${Date.now().toString(36)}.jsonl`);
+export class SpillJournal {
+  /** Appended to in the background, one append at a time, through one open handle. */
+  private file: string;
+  /** Only `appendSync` writes here, so a synchronous append never races an asynchronous one on one file. */
+  private readonly finalFile: string;
+  private readonly stamp: string;
+  private rotations = 0;
+  private spilled = 0;
+  /** Bytes this process has journaled and not yet replayed. */
+  private bytes = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Kept open between appends: one write per spill, not five file-system round trips. */
+  private handle: FileHandle | null = null;
+  /** Size of `file` as far as whole lines go. */
+  private size = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly maxBytes = DEFAULT_MAX_JOURNAL_BYTES,
+  ) {
+    this.stamp = `${process.pid}-${Date.now().toString(36)}`;
+    this.file = join(dir, `${PREFIX}${this.stamp}.jsonl`);
+    this.finalFile = join(dir, `${PREFIX}${this.stamp}-final.jsonl`);
   }
 
   /** Records currently written by this process and not yet replayed. */
@@ -26,18 +52,79 @@ export class SpillJournal {
     return this.spilled;
   }
 
-  async append(records: UsageRecord[]): Promise<void> {
+  /** Appends whole lines or nothing; rejects with JournalFullError past the size bound. */
+  append(records: UsageRecord[]): Promise<void> {
+    const run = this.queue.then(() => this.appendNow(records));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async appendNow(records: UsageRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await mkdir(this.dir, { recursive: true });
-    await appendFile(this.file, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const data = Buffer.from(records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    if (this.bytes + data.length > this.maxBytes) throw new JournalFullError(this.file, this.maxBytes);
+    if (!this.handle) {
+      await mkdir(this.dir, { recursive: true });
+      this.handle = await open(this.file, "a");
+      this.size = (await this.handle.stat()).size;
+    }
+    const fh = this.handle;
+    try {
+      await fh.appendFile(data);
+    } catch (error) {
+      // A partial write (ENOSPC half-way) is cut off: the journal holds whole lines only.
+      // Should even that fail, later appends go to a new file rather than after a torn line.
+      const cut = await fh.truncate(this.size).then(() => true, () => false);
+      if (!cut) await this.rotate();
+      throw error;
+    }
+    this.size += data.length;
+    this.bytes += data.length;
     this.spilled += records.length;
   }
 
-  /** The synchronous variant, for a process that is about to exit. */
+  /** Closes the open handle; the next append opens the file again (or a new one). */
+  private async release(): Promise<void> {
+    const fh = this.handle;
+    this.handle = null;
+    await fh?.close().catch(() => undefined);
+  }
+
+  private async rotate(): Promise<void> {
+    await this.release();
+    this.file = join(this.dir, `${PREFIX}${this.stamp}-${++this.rotations}.jsonl`);
+  }
+
+  /** Lets go of the open file (the writer is closing). */
+  close(): Promise<void> {
+    const run = this.queue.then(() => this.release());
+    this.queue = run;
+    return run;
+  }
+
+  /** The synchronous variant, for a process that is about to exit. Also all or nothing. */
   appendSync(records: UsageRecord[]): void {
     if (records.length === 0) return;
+    const data = Buffer.from(records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    if (this.bytes + data.length > this.maxBytes) throw new JournalFullError(this.finalFile, this.maxBytes);
     mkdirSync(this.dir, { recursive: true });
-    appendFileSync(this.file, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const fd = openSync(this.finalFile, "a");
+    try {
+      const size = fstatSync(fd).size;
+      try {
+        for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
+      } catch (error) {
+        try {
+          ftruncateSync(fd, size);
+        } catch {
+          // Nothing more can be done; replay skips a torn last line.
+        }
+        throw error;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    this.bytes += data.length;
     this.spilled += records.length;
   }
 
@@ -46,6 +133,8 @@ export class SpillJournal {
    * deleted only after all its records were written. Returns how many were replayed.
    */
   async replay(write: (records: UsageRecord[]) => Promise<void>, batchSize: number): Promise<number> {
+    // This process's own file may be claimed (renamed) below: appends after it must open it anew.
+    await this.close();
     let names: string[];
     try {
       names = (await readdir(this.dir)).filter((n) => n.startsWith(PREFIX));
@@ -92,9 +181,13 @@ export class SpillJournal {
         await rename(claimed, back).catch(() => undefined);
         throw error;
       }
+      const size = own ? (await stat(claimed).catch(() => ({ size: 0 }))).size : 0;
       await unlink(claimed);
       replayed += count;
-      if (own) this.spilled = Math.max(0, this.spilled - count);
+      if (own) {
+        this.spilled = Math.max(0, this.spilled - count);
+        this.bytes = Math.max(0, this.bytes - size);
+      }
     }
     return replayed;
   }

@@ -212,3 +212,79 @@ describe("BudgetGuard alerts", () => {
     ]);
   });
 });
+
+describe("BudgetGuard refusals and rollover", () => {
+  it("a refusal names used, in-flight holds and the call's estimate, and alerts once per window", async () => {
+    const clock = new TestClock(Date.parse("2026-05-10T12:00:00Z"));
+    const { guard, alerts } = setup(clock);
+    await guard.setLimit({ id: "tiny", scope: "user:*", metric: "tokens", amount: 30, mode: "block" });
+    await guard.reserve({ runId: "a", userId: "zoe", estimate: { tokens: 20, costNanos: 0 }, estimateBasis: "basis A" });
+    const error = await guard
+      .reserve({ runId: "b", userId: "zoe", estimate: { tokens: 20, costNanos: 0 }, estimateBasis: "16 prompt tokens + max_tokens 4" })
+      .catch((e) => e);
+    expect(error.details).toMatchObject({ limitId: "tiny", scope: "user:zoe", used: 0, inFlight: 20, remaining: 10, estimate: 20, estimateBasis: "16 prompt tokens + max_tokens 4" });
+    expect(error.message).toMatch(/used 0 of 30 tokens, 20 held by calls in flight, 10 left; this call needs 20 \(estimate: 16 prompt tokens \+ max_tokens 4\)/);
+    expect(error.message).toMatch(/raise the limit/);
+    await guard.reserve({ runId: "c", userId: "zoe", estimate: { tokens: 20, costNanos: 0 } }).catch(() => undefined);
+    await guard.flushAlerts();
+    expect(alerts.map((a) => [a.level, a.subjectScope, a.fractionUsed])).toEqual([["refused", "user:zoe", 0]]);
+    const [status] = await guard.getBudgetStatus("zoe");
+    expect(status).toMatchObject({ used: 0, inFlight: 20, remaining: 10, fractionUsed: 0, state: "ok" });
+  });
+
+  it("a user's window is released when it ends: the next day keeps only the users seen that day", async () => {
+    const clock = new TestClock(Date.parse("2026-05-10T12:00:00Z"));
+    const { guard } = setup(clock);
+    await guard.setLimit({ id: "per-user", scope: "user:*", metric: "tokens", amount: 1_000_000, mode: "block" });
+    for (let i = 0; i < 200; i++) {
+      await guard.reserve({ runId: `r${i}`, userId: `u${i}`, estimate: { tokens: 10, costNanos: 0 } });
+      guard.settle(`r${i}`, { tokens: 10, costNanos: 0 });
+    }
+    const index = (guard as unknown as { tallies: { size: number } }).tallies;
+    expect(index.size).toBe(200);
+    clock.set("2026-05-11T00:00:01Z");
+    await guard.reserve({ runId: "next", userId: "u0", estimate: { tokens: 10, costNanos: 0 } });
+    expect(index.size).toBe(1);
+    // The ended window's usage still reached its counter.
+    clock.set("2026-05-10T23:00:00Z");
+    expect((await guard.getBudgetStatus("u7"))[0]).toMatchObject({ used: 10 });
+  });
+});
+
+describe("BudgetGuard shared across guards", () => {
+  it("two guards on one file share the counter: admitted spend stays within the limit plus the overshoot of calls in flight", async () => {
+    const clock = new TestClock(Date.parse("2026-06-10T12:00:00Z"));
+    const a = setup(clock);
+    const b = setup(clock, {}, a.path);
+    await a.guard.setLimit({ id: "shared", scope: "global", metric: "tokens", amount: 100, mode: "block" });
+    await b.guard.refreshLimits();
+    // Each call is estimated at 10 tokens and uses 15: the bound allows 5 per call in flight.
+    let n = 0;
+    const call = async (g: typeof a.guard, i: number): Promise<number> => {
+      const runId = `${g === a.guard ? "a" : "b"}${i}`;
+      try {
+        await g.reserve({ runId, userId: `u${i % 3}`, estimate: { tokens: 10, costNanos: 0 } });
+      } catch {
+        return 0;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+      g.settle(runId, { tokens: 15, costNanos: 0 });
+      n++;
+      return 15;
+    };
+    const spent = (await Promise.all(Array.from({ length: 30 }, (_, i) => call(i % 2 ? a.guard : b.guard, i)))).reduce((x, y) => x + y, 0);
+    console.log(`[budgets] two guards: ${n} calls admitted, ${spent} tokens spent`);
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThanOrEqual(10);
+    expect(spent).toBeLessThanOrEqual(100 + 5 * n);
+    await a.guard.flushUsage();
+    await b.guard.flushUsage();
+    // Both read the same counter.
+    const [sa] = await a.guard.getBudgetStatus();
+    const [sb] = await b.guard.getBudgetStatus();
+    expect(sa.used).toBe(spent);
+    expect(sb.used).toBe(spent);
+    // Leases may leave a little room stranded in the other guard for a while (README), never more than the limit.
+    expect(n).toBeGreaterThanOrEqual(7);
+  });
+});

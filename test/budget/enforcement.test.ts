@@ -78,7 +78,7 @@ describe("enforcement through a real ChatOpenAI client", () => {
       [1, "warn"],
     ]);
     const [status] = await guard.getBudgetStatus("alice");
-    expect(status).toMatchObject({ used: 75, reserved: 0, state: "exceeded" });
+    expect(status).toMatchObject({ used: 75, inFlight: 0, state: "exceeded" });
   });
 
   it.each([
@@ -98,7 +98,7 @@ describe("enforcement through a real ChatOpenAI client", () => {
     const spent = metric === "tokens" ? overall.totalTokens : overall.totalCostNanos / 1e9;
     expect(spent).toBeLessThanOrEqual(amount);
     const [status] = await guard.getBudgetStatus();
-    expect(status).toMatchObject({ used: amount, reserved: 0, remaining: 0 });
+    expect(status).toMatchObject({ used: amount, inFlight: 0, remaining: 0 });
 
     // The budget is spent: the next call is refused without a request.
     await expect(call("late")).rejects.toBeInstanceOf(BudgetExceededError);
@@ -111,7 +111,7 @@ describe("enforcement through a real ChatOpenAI client", () => {
     await server.close();
     await expect(call("alice")).rejects.not.toBeInstanceOf(BudgetExceededError);
     expect(guard.reservations.size).toBe(0);
-    expect((await guard.getBudgetStatus())[0]).toMatchObject({ used: 0, reserved: 0 });
+    expect((await guard.getBudgetStatus())[0]).toMatchObject({ used: 0, inFlight: 0 });
   });
 
   it("a hanging webhook never slows model calls, and its alert arrives once it answers", async () => {

@@ -96,7 +96,7 @@ describe("demo and summary", () => {
     const body = JSON.parse(res.stdout);
     expect(body.today.requests).toBeGreaterThan(0);
     expect(body.month.requests).toBeGreaterThanOrEqual(body.today.requests);
-    expect(body.budgets).toEqual({ limits: [] });
+    expect(body.budgets).toEqual([]);
   });
 });
 
@@ -167,7 +167,7 @@ describe("exit codes and messages", () => {
     ["summary", "--start", "2026-02-01", "--end", "2026-01-01"],
     ["no-such-command"],
     ["summary", "--no-such-flag"],
-    ["set-limit", "global", "hourly-cost", "5"],
+    ["set-limit", "global", "fortnightly-cost", "5"],
     ["set-limit", "global", "daily-cost", "-5"],
     ["export", "x.csv", "--format", "xml"],
   ];
@@ -202,6 +202,30 @@ describe("exit codes and messages", () => {
     const again = await runCli(["remove-limit", "user:alice@example.com:cost:month"], env);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/no budget limit/);
+  });
+
+  it("set-limit takes the configured mode, status without --user shows global usage, and status never claims alerts", async () => {
+    const blockEnv = { ...env, BUDGET_ENFORCEMENT: "block" };
+    const set = await runCli(["set-limit", "global", "daily-tokens", "10", "--id", "cli-global-day"], blockEnv);
+    expect(set.code).toBe(0);
+    expect(set.stdout).toMatch(/mode block/);
+    const limits = await library((m) => m.budget!.listLimits());
+    expect(limits.find((l) => l.id === "cli-global-day")).toMatchObject({ mode: "block", amount: 10 });
+
+    // The demo's usage of today is far past 10 tokens: the global row shows it.
+    const today = await library((m) => m.getOverallUsage({ start: new Date(new Date().toISOString().slice(0, 10)) }));
+    const status = JSON.parse((await runCli(["status", "--json"], env)).stdout);
+    const row = status.budgets.find((b: { limitId: string }) => b.limitId === "cli-global-day");
+    expect(row).toMatchObject({ scope: "global", limit: 10, used: today.totalTokens, state: "exceeded" });
+    expect(row.fractionUsed).toBeGreaterThan(1);
+    const text = await runCli(["status"], env);
+    expect(text.stdout).toMatch(new RegExp(`cli-global-day.*${today.totalTokens}`));
+
+    // Reading status (with and without --user) claimed none of the window's alerts: the application still gets them.
+    await runCli(["status", "--user", "alice@example.com"], env);
+    const windowStart = `${new Date().toISOString().slice(0, 10)}T00:00:00.000Z`;
+    expect(await library((m) => m.store.claimOnce("budget-alerts", `cli-global-day:${windowStart}:1`))).toBe(true);
+    expect((await runCli(["remove-limit", "cli-global-day"], env)).code).toBe(0);
   });
 
   it("--help exits 0", async () => {

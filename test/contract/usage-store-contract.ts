@@ -424,6 +424,53 @@ export function describeUsageStoreContract(
       });
     });
 
+    describe("budget counters", () => {
+      const update = (key: string, holder: string, over: Partial<import("../../src/stores/types.js").BudgetCounterUpdate> = {}) => ({
+        key,
+        partition: `u-${key}`,
+        expiresAt: Date.now() + HOUR,
+        limit: 1000,
+        seed: 100,
+        holder,
+        spent: 0,
+        inFlight: 0,
+        want: 0,
+        need: 0,
+        keep: 0,
+        leaseUntil: Date.now() + 30_000,
+        now: Date.now(),
+        ...over,
+      });
+
+      it("creates from the seed, grants leases within what is free, settles spend and drops expired leases", async () => {
+        const key = `bc-${tag()}`;
+        const p = `u-${key}`;
+        expect(await store.readBudgetCounters([{ key, partition: p }], Date.now())).toEqual([null]);
+        const [a] = await store.updateBudgetCounters([update(key, "A", { want: 600, need: 600 })]);
+        expect(a).toMatchObject({ used: 100, leased: 600, granted: 600 });
+        // B needs 200 of the 300 free: it gets that plus a quarter of the rest (within its want).
+        const [b] = await store.updateBudgetCounters([update(key, "B", { want: 500, need: 200, inFlight: 50 })]);
+        expect(b).toMatchObject({ used: 100, leased: 825, granted: 225, inFlight: 50 });
+        // A settles 250 of its lease and needs 700: not free, so it keeps what it still hands out.
+        const [a2] = await store.updateBudgetCounters([update(key, "A", { spent: 250, want: 800, need: 700, keep: 20, inFlight: 20 })]);
+        expect(a2).toMatchObject({ used: 350, granted: 20, leased: 245 });
+        // A lease past its time no longer counts.
+        const later = Date.now() + 60_000;
+        const [read] = await store.readBudgetCounters([{ key, partition: p }], later);
+        expect(read).toMatchObject({ used: 350, leased: 0, inFlight: 0 });
+      });
+
+      it("never grants the same room twice under concurrency", async () => {
+        const key = `bc-${tag()}`;
+        const grants = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => store.updateBudgetCounters([update(key, `H${i}`, { seed: 0, want: 300, need: 300 })])),
+        );
+        const total = grants.reduce((n, [g]) => n + g.granted, 0);
+        expect(total).toBeLessThanOrEqual(1000);
+        expect(total).toBe(900);
+      });
+    });
+
     describe("user-supplied strings are data", () => {
       const nasty = [
         "it's",

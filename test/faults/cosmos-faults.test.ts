@@ -13,6 +13,7 @@ import { ScriptedChatModel } from "../../examples/lib/scripted-chat-model.js";
 import { attachTokenTracking } from "../../src/handler/attach.js";
 import { createTokenMonitor } from "../../src/monitor/token-monitor.js";
 import { CosmosUsageStore } from "../../src/stores/cosmos/index.js";
+import { asRollupDocument } from "../../src/stores/cosmos/rollup-docs.js";
 import { seededRandom } from "../contract/make-record.js";
 import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
 import { startThrottleProxy, type ProxyAction } from "../support/cosmos-throttle-proxy.js";
@@ -47,9 +48,8 @@ async function readContainer(containerId: string): Promise<Stored> {
       "SELECT c.id, c.user_id, c.timestamp, c.model, c.input_tokens, c.output_tokens FROM c WHERE c.type = 'usage'",
     )
     .fetchAll();
-  const { resources: rollups } = await container.items
-    .query<{ user_id: string; hour: string; groups: Array<{ model: string; totals: Record<string, number> }> }>("SELECT * FROM c WHERE c.type = 'rollup'")
-    .fetchAll();
+  const { resources: hourDocs } = await container.items.query("SELECT * FROM c WHERE c.type = 'rollup-hour'").fetchAll();
+  const rollups = hourDocs.map(asRollupDocument);
   const raw = new Map<string, [number, number, number]>();
   for (const d of usage) {
     const k = `${d.user_id}|${d.timestamp.slice(0, 13)}|${d.model}`;

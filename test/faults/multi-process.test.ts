@@ -22,7 +22,9 @@ describe("several processes writing one SQLite file", () => {
   it("exact totals, no record twice, rollups equal to the raw aggregates", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tt-multi-"));
     const path = join(dir, "usage.db");
-    await new SqliteUsageStore({ path }).close();
+    const seed = new SqliteUsageStore({ path });
+    await seed.append([]); // opens the file (first use) and creates the schema
+    await seed.close();
 
     const t0 = performance.now();
     const children = Array.from({ length: WORKERS }, (_, w) => startFixture("multi-writer-child.ts", [path, String(w), String(PER_WORKER)]));

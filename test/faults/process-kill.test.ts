@@ -22,7 +22,9 @@ function workspace(prefix: string) {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const db = join(dir, "usage.db");
   // The schema exists before the child starts (as with any deployed database).
-  new SqliteUsageStore({ path: db }).close();
+  const store = new SqliteUsageStore({ path: db });
+  void store.database; // the store opens its file on first use: open it now
+  void store.close();
   return { dir, db, spill: join(dir, "spill") };
 }
 

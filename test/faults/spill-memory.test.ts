@@ -20,6 +20,8 @@ const PER_TURN = 250;
 
 interface Outcome {
   maxInMemory: number;
+  /** The most records that arrived while one journal append was running. */
+  maxArrivalsDuringSpill: number;
   spilled: number;
   replayed: number;
   failedAttempts: number;
@@ -30,8 +32,10 @@ interface Outcome {
 async function runAgainstDownStore(): Promise<Outcome> {
   const dir = mkdtempSync(join(tmpdir(), "tt-mem-"));
   const path = join(dir, "usage.db");
+  const store = new SqliteUsageStore({ path, busyTimeoutMs: 0 });
+  await store.getSetting("faults", "open"); // the store opens (and creates its schema) on first use
   const monitor = createTokenMonitor({
-    store: new SqliteUsageStore({ path, busyTimeoutMs: 0 }),
+    store,
     writer: { spillDir: join(dir, "spill"), batchSize: 200, flushIntervalMs: 5, retryDelayMs: 5, maxRetryDelayMs: 20, maxBufferedRecords: BOUND },
     logger: quietLogger,
   });
@@ -40,6 +44,19 @@ async function runAgainstDownStore(): Promise<Outcome> {
   lock.prepare("INSERT INTO settings VALUES ('faults', 'lock', '1')").run();
 
   const writer = monitor.writer;
+  // Count what arrives while each journal append runs: the part of the bound that depends on
+  // how fast this machine writes the journal, measured instead of guessed.
+  const journal = (writer as unknown as { journal: { append(records: unknown[]): Promise<void> } }).journal;
+  const append = journal.append.bind(journal);
+  let maxArrivalsDuringSpill = 0;
+  journal.append = async (records) => {
+    const before = writer.stats.enqueued;
+    try {
+      await append(records);
+    } finally {
+      maxArrivalsDuringSpill = Math.max(maxArrivalsDuringSpill, writer.stats.enqueued - before);
+    }
+  };
   // In memory = pending minus what sits in the journal (spilled and not yet replayed).
   const inMemory = () => writer.pending - (writer.stats.spilled - writer.stats.replayed);
   const heapBefore = process.memoryUsage().heapUsed;
@@ -70,12 +87,13 @@ async function runAgainstDownStore(): Promise<Outcome> {
   const stored = readUsageFile(path);
   console.log(
     `[faults] store down for ${TOTAL} records (bound ${BOUND}, bursts of ${PER_TURN}): max in memory ${maxInMemory}, ` +
+      `most arrivals during one journal append ${maxArrivalsDuringSpill}, ` +
       `spilled ${spilled} (at recovery), failed attempts ${writer.stats.failedAttempts}, stored while down ${storedWhileDown}, ` +
       `heapUsed growth peak ${((maxHeap - heapBefore) / 1048576).toFixed(1)} MiB, enqueue phase ${enqueueMs.toFixed(0)} ms, ` +
       `recovery ${recoverMs.toFixed(0)} ms (replayed ${writer.stats.replayed})`,
   );
   await monitor.close();
-  return { maxInMemory, spilled: writer.stats.spilled, replayed: writer.stats.replayed, failedAttempts: writer.stats.failedAttempts, stored };
+  return { maxInMemory, maxArrivalsDuringSpill, spilled: writer.stats.spilled, replayed: writer.stats.replayed, failedAttempts: writer.stats.failedAttempts, stored };
 }
 
 describe("memory buffer full while the store is down", () => {
@@ -100,6 +118,9 @@ describe("memory buffer full while the store is down", () => {
   // The writer spills in the background (never on the agent's path), so memory holds the
   // bound plus what arrives while one journal write runs: bounded, not 50,000.
   it("keeps memory bounded: maxBufferedRecords plus the arrivals during one journal write", () => {
-    expect(outcome.maxInMemory).toBeLessThanOrEqual(5 * BOUND);
+    // Plus two bursts: memory is sampled once per burst, and the writer's loop takes its next
+    // turn after the burst that crossed the bound.
+    expect(outcome.maxInMemory).toBeLessThanOrEqual(BOUND + outcome.maxArrivalsDuringSpill + 2 * PER_TURN);
+    expect(outcome.maxInMemory).toBeLessThan(TOTAL / 4);
   });
 });

@@ -4,7 +4,7 @@
  * monitor, a store that cannot take the records makes it give up after the timeout and
  * say how many were not stored, and uninstalling leaves no listener behind.
  */
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -25,6 +25,8 @@ function fileMonitor(busyTimeoutMs = 1000) {
     logger: quiet,
   });
   const count = () => {
+    // The store opens its file on first use: no file yet is no record yet.
+    if (!existsSync(path)) return 0;
     const db = new Database(path, { readonly: true });
     try {
       return (db.prepare("SELECT COUNT(*) AS n FROM usage_records").get() as { n: number }).n;

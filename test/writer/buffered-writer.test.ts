@@ -54,7 +54,8 @@ describe("BufferedWriter", () => {
     setDown(true);
     const records = Array.from({ length: 100 }, () => makeRecord({ userId: "w2" }));
     records.forEach((r) => writer.enqueue(r));
-    await expect(writer.flush({ timeoutMs: 150 })).rejects.toMatchObject({ code: "ERR_STORE" });
+    // Still a StoreError; its own code says the flush ran out of time.
+    await expect(writer.flush({ timeoutMs: 150 })).rejects.toMatchObject({ code: "ERR_FLUSH_TIMEOUT" });
     expect(warnings.some((w) => w.includes("store unreachable"))).toBe(true);
     expect(writer.pending).toBe(100);
     setDown(false);

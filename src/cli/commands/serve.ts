@@ -20,15 +20,18 @@ export function registerServe(program: Command): void {
       try {
         budget = await openBudget(monitor);
         const server = await startServer({ monitor, budget, port, host: flags.host });
-        out(`token-usage API listening on ${server.url} (dashboard ${server.url}/, docs ${server.url}/docs)`);
-        if (!process.env.TOKEN_USAGE_ADMIN_KEY && !(await hasApiKeys(monitor.store))) {
-          process.stderr.write("note: no API key is configured, so every API call is refused: set TOKEN_USAGE_ADMIN_KEY or run `token-usage keys create --user <id>`\n");
-        }
-        await new Promise<void>((resolve) => {
+        // Listening for the stop signal before anything else is awaited: a signal that came
+        // during the key check below would otherwise end the process without closing it.
+        const stopped = new Promise<void>((resolve) => {
           const stop = () => resolve();
           process.once("SIGINT", stop);
           process.once("SIGTERM", stop);
         });
+        out(`token-usage API listening on ${server.url} (dashboard ${server.url}/, docs ${server.url}/docs)`);
+        if (!process.env.TOKEN_USAGE_ADMIN_KEY && !(await hasApiKeys(monitor.store))) {
+          process.stderr.write("note: no API key is configured, so every API call is refused: set TOKEN_USAGE_ADMIN_KEY or run `token-usage keys create --user <id>`\n");
+        }
+        await stopped;
         await server.close();
       } finally {
         closeBudget(budget!);

@@ -21,16 +21,16 @@ export function registerStatus(program: Command): void {
         );
         const budget = await openBudget(monitor);
         let budgetStatus: unknown = null;
-        let limits: unknown = null;
         try {
-          budgetStatus = budget && flags.user ? await budget.getBudgetStatus(flags.user) : null;
-          limits = budget && !flags.user ? await budget.listLimits() : null;
+          // Without --user: the limits that count everyone (global, provider, one agent/model/tenant), with their usage.
+          // Reading status never claims or sends alerts: those belong to the application's onAlert and webhook.
+          budgetStatus = budget ? await budget.getBudgetStatus(flags.user) : null;
         } finally {
-          closeBudget(budget);
+          await closeBudget(budget);
         }
         const brief = (s: typeof today) => ({ requests: s.totalRequests, tokens: s.totalTokens, cost: s.totalCost, costNanos: s.totalCostNanos });
         if (flags.json) {
-          return printJson({ userId: flags.user ?? null, today: brief(today), month: brief(month), budgets: budget ? (budgetStatus ?? { limits }) : null });
+          return printJson({ userId: flags.user ?? null, today: brief(today), month: brief(month), budgets: budget ? budgetStatus : null });
         }
         out(
           table(
@@ -42,7 +42,7 @@ export function registerStatus(program: Command): void {
           ),
         );
         if (!budget) out("Budgets: not available in this build.");
-        else printBudgets(budgetStatus ?? limits);
+        else printBudgets(budgetStatus);
       });
     });
 }
@@ -52,8 +52,17 @@ function printBudgets(value: unknown): void {
   if (rows.length === 0) return out("Budgets: no limits set.");
   out(
     table(
-      ["Limit", "Scope", "Period", "Used", "Limit value", "Mode"],
-      rows.map((r) => [String(r.limitId ?? r.id), String(r.scope), JSON.stringify(r.period), r.used === undefined ? "" : String(r.used), String(r.limit ?? r.amount), String(r.mode ?? "")]),
+      ["Limit", "Scope", "Period", "Used", "In flight", "Limit value", "Mode", "State"],
+      rows.map((r) => [
+        String(r.limitId),
+        String(r.scope),
+        typeof r.period === "string" ? r.period : JSON.stringify(r.period),
+        String(r.used),
+        String(r.inFlight),
+        String(r.limit),
+        String(r.mode),
+        String(r.state),
+      ]),
       3,
     ),
   );

@@ -17,3 +17,22 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/**
+ * Like `mapLimit`, but every started call is awaited before a failure is thrown, so
+ * nothing is still writing in the background once the caller sees the error.
+ */
+export async function mapLimitSettled<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  let firstError: { error: unknown } | undefined;
+  const out = await mapLimit(items, limit, async (item) => {
+    if (firstError) return undefined as R;
+    try {
+      return await fn(item);
+    } catch (error) {
+      firstError ??= { error };
+      return undefined as R;
+    }
+  });
+  if (firstError) throw firstError.error;
+  return out;
+}

@@ -48,7 +48,7 @@ export interface CosmosUsageStoreOptions {
   hierarchicalPartitionKey?: boolean;
   /** Provisioned RU/s for a NEW container (omit for serverless or shared throughput). */
   throughput?: number;
-  /** Operations per bulk request (the service accepts at most 100). @default 100 */
+  /** Operations per bulk request and per transactional batch (the service accepts at most 100). @default 100 */
   bulkBatchSize?: number;
   /** Attempts for a throttled (429), unavailable (5xx) or dropped request before a StoreError. @default 8 */
   maxAttempts?: number;

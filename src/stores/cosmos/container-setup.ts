@@ -30,6 +30,7 @@ export function containerDefinition(cfg: ResolvedCosmosConfig): ContainerDefinit
         { path: "/tags/*" },
         { path: "/error_message/?" },
         { path: "/groups/*" },
+        { path: "/g/*" },
         { path: "/value/*" },
         { path: '/"_etag"/?' },
       ],

@@ -1,7 +1,8 @@
 /**
- * Document shapes kept in the one container: usage records (`type: "usage"`), hourly
- * rollups (`type: "rollup"`, in the user's partition) and settings/claims (in the
- * reserved partition `__settings__`). Ids are made safe for Cosmos here.
+ * Document shapes kept in the one container: usage records (`type: "usage"`), rollups
+ * in the user's partition (`rollup-hour`, `rollup-day`, and legacy `rollup`: see
+ * rollup-docs.ts) and settings/claims (in the reserved partition `__settings__`).
+ * Ids are made safe for Cosmos here.
  */
 import { createHash } from "node:crypto";
 import { fromStored, toStored } from "../../record/mapping.js";
@@ -26,10 +27,6 @@ const SAFE_ID = /^[A-Za-z0-9_.:@+=-]{1,200}$/;
 
 export function docIdFor(recordId: string): string {
   return SAFE_ID.test(recordId) ? recordId : `~h${sha256(recordId)}`;
-}
-
-export function rollupDocId(hour: string): string {
-  return `~r${hour}`;
 }
 
 export function settingDocId(kind: "setting" | "claim", namespace: string, key: string): string {

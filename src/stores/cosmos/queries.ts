@@ -77,10 +77,10 @@ export function aggregateSourceQuery(f: RecordFilter): SqlQuerySpec {
   return { query: `SELECT ${AGGREGATE_PROJECTION} FROM c WHERE ${b.where()}`, parameters: b.parameters };
 }
 
-/** Records of one user in one UTC hour (`YYYY-MM-DDTHH`), for recomputing its rollup. */
-export function hourSourceQuery(userId: string, hour: string): SqlQuerySpec {
+/** Records of one user in one UTC period (`YYYY-MM-DDTHH` or `YYYY-MM-DD`), for recomputing its rollups. */
+export function periodSourceQuery(userId: string, period: string): SqlQuerySpec {
   const b = filterBuilder({ userId });
-  b.add("STARTSWITH(c.timestamp, @hour)", "@hour", hour);
+  b.add("STARTSWITH(c.timestamp, @period)", "@period", period);
   return { query: `SELECT ${AGGREGATE_PROJECTION} FROM c WHERE ${b.where()}`, parameters: b.parameters };
 }
 
@@ -107,27 +107,57 @@ export function byRecordIdQuery(docId: string, userId?: string): SqlQuerySpec {
   return { query: `SELECT * FROM c WHERE ${b.where()}`, parameters: b.parameters };
 }
 
+/** Which of these document ids one user has stored (replay detection; at most 100 ids). */
+export function storedIdsQuery(userId: string, ids: string[]): SqlQuerySpec {
+  const b = filterBuilder({ userId });
+  b.clauses.push(`c.id IN (${ids.map((_, i) => `@id${i}`).join(", ")})`);
+  ids.forEach((id, i) => b.parameters.push({ name: `@id${i}`, value: id }));
+  return { query: `SELECT c.id FROM c WHERE ${b.where()}`, parameters: b.parameters };
+}
+
 /** Identity of the records older than `before` (optionally of one user), for pruning. */
 export function pruneCandidatesQuery(before: string, userId?: string): SqlQuerySpec {
   const b = filterBuilder({ userId, end: before });
   return { query: `SELECT c.id, c.user_id, c.month, c.timestamp FROM c WHERE ${b.where()}`, parameters: b.parameters };
 }
 
-/** Rollup documents, optionally of one user, within an hour range (`YYYY-MM-DDTHH`, end exclusive). */
-export function rollupQuery(opts: { userId?: string; startHour?: string; endHour?: string }): SqlQuerySpec {
-  const clauses = ["c.type = @rollupType"];
-  const parameters: SqlParameter[] = [{ name: "@rollupType", value: "rollup" }];
-  if (opts.userId !== undefined) {
-    clauses.push("c.user_id = @userId");
-    parameters.push({ name: "@userId", value: opts.userId });
-  }
-  if (opts.startHour !== undefined) {
-    clauses.push("c.hour >= @startHour");
-    parameters.push({ name: "@startHour", value: opts.startHour });
-  }
-  if (opts.endHour !== undefined) {
-    clauses.push("c.hour < @endHour");
-    parameters.push({ name: "@endHour", value: opts.endHour });
+/** Hour rollups of the legacy (`rollup`) and incremental (`rollup-hour`) layouts. */
+export const HOUR_ROLLUP_TYPES = ["rollup", "rollup-hour"];
+export const ALL_ROLLUP_TYPES = ["rollup", "rollup-hour", "rollup-day"];
+
+/**
+ * Rollup documents of the given types (hour rollups by default), optionally of one
+ * user, within an hour range (`YYYY-MM-DDTHH`, end exclusive), a day range
+ * (`YYYY-MM-DD`, end exclusive) or a list of days.
+ */
+export function rollupQuery(opts: {
+  userId?: string;
+  startHour?: string;
+  endHour?: string;
+  startDay?: string;
+  endDay?: string;
+  days?: string[];
+  types?: string[];
+}): SqlQuerySpec {
+  const types = opts.types ?? HOUR_ROLLUP_TYPES;
+  const parameters: SqlParameter[] = types.map((t, i) => ({ name: `@type${i}`, value: t }));
+  const clauses = [`c.type IN (${types.map((_, i) => `@type${i}`).join(", ")})`];
+  const add = (clause: string, name: string, value: string | undefined) => {
+    if (value === undefined) return;
+    clauses.push(clause);
+    parameters.push({ name, value });
+  };
+  add("c.user_id = @userId", "@userId", opts.userId);
+  add("c.hour >= @startHour", "@startHour", opts.startHour);
+  add("c.hour < @endHour", "@endHour", opts.endHour);
+  add("c.day >= @startDay", "@startDay", opts.startDay);
+  add("c.day < @endDay", "@endDay", opts.endDay);
+  if (opts.days !== undefined) {
+    if (opts.days.length === 0) clauses.push("false");
+    else {
+      clauses.push(`c.day IN (${opts.days.map((_, i) => `@day${i}`).join(", ")})`);
+      opts.days.forEach((d, i) => parameters.push({ name: `@day${i}`, value: d }));
+    }
   }
   return { query: `SELECT * FROM c WHERE ${clauses.join(" AND ")}`, parameters };
 }

@@ -1,16 +1,10 @@
 /**
- * Hourly rollups: one document per (user, UTC hour) in the user's partition, holding
- * the totals of every (provider, model, agent, operation) group of that hour.
- *
- * A rollup is never incremented: it is recomputed from the raw records of its
- * user-hour and written with an etag precondition (compare-and-swap). Every
- * successful write read the raw records after reading the etag it replaced, so the
- * last write includes every record whose writer finished its recompute; a replayed
- * record (409) recomputes its hour too, so replays can neither double-count nor,
- * once a replay succeeds, leave a record out. The one non-atomic window: a crash
- * after a record is created and before its hour is recomputed leaves the rollup
- * short until the writer replays the batch, another record lands in that hour, or
- * `rebuildRollups()` runs.
+ * The rollup shape aggregates are summed from: one document per (user, UTC hour)
+ * holding the totals of every (provider, model, agent, operation) group. Legacy
+ * documents (`~r<hour>`, written by earlier versions, recomputed from raw records)
+ * have this shape on disk; the incremental hour and day documents (rollup-docs.ts)
+ * are converted to it when read. `rollupGroups` builds the legacy shape (tests of
+ * older containers use it).
  */
 import type { UsageRecord } from "../../record/types.js";
 import {

@@ -3,8 +3,11 @@
  * filters, and the helpers that split a range between daily and hourly rollups.
  */
 import { ValidationError } from "../../errors.js";
-import { addTotals, type AggregateQuery, type AggregateRow, type GroupKey, type RecordFilter } from "../types.js";
+import { type AggregateQuery, type AggregateRow, type GroupKey, type RecordFilter } from "../types.js";
 import { TOTAL_COLUMNS } from "./schema.js";
+
+/** Shared with the Cosmos store; kept importable from here. */
+export { mergeRows } from "../types.js";
 
 export type AggregateTable =
   | "usage_records"
@@ -121,17 +124,6 @@ export function splitAtDays(start: string | undefined, end: string | undefined) 
 
 export function withRange(query: AggregateQuery, range: { start?: string; end?: string }): AggregateQuery {
   return { ...query, filter: { ...query.filter, start: range.start, end: range.end } };
-}
-
-export function mergeRows(rows: AggregateRow[], groupBy: GroupKey[]): AggregateRow[] {
-  const merged = new Map<string, AggregateRow>();
-  for (const row of rows) {
-    const k = JSON.stringify(groupBy.map((g) => row.key[g]));
-    const existing = merged.get(k);
-    if (existing) addTotals(existing, row);
-    else merged.set(k, { ...row, key: { ...row.key } });
-  }
-  return [...merged.values()];
 }
 
 export function isHourAligned(iso: string | undefined): boolean {

@@ -111,6 +111,16 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (namespace, key)
   ) WITHOUT ROWID;
   `,
+  // 2: shared budget counters (one row per limit, subject and window; leases inside `doc`).
+  `
+  CREATE TABLE IF NOT EXISTS budget_counters (
+    key TEXT NOT NULL PRIMARY KEY,
+    partition TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    doc TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS idx_budget_counters_expiry ON budget_counters (expires_at);
+  `,
 ];
 
 /** Sum columns shared by the raw table and the rollup table, in one order. */

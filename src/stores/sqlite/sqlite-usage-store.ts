@@ -5,16 +5,18 @@
  * id) and adds the newly inserted ones to the hourly and daily rollups, so rollups
  * and records can never disagree, even with several processes writing the same file.
  * better-sqlite3 is synchronous: the writer calls `append` off the agent's path.
+ * Creating the store does no I/O; opening, failure classification and migrations are
+ * in sqlite-connection.ts, noticing a replaced file in sqlite-file.ts.
  */
-import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import type Database from "better-sqlite3";
 import { ClosedError, StoreError, ValidationError } from "../../errors.js";
 import type { UsageRecord } from "../../record/types.js";
 import type {
   AggregateQuery,
   AggregateRow,
   AppendResult,
+  BudgetCounterState,
+  BudgetCounterUpdate,
   CostUpdate,
   PageRequest,
   RecordFilter,
@@ -32,8 +34,9 @@ import {
   type AggregateTable,
 } from "./aggregate-sql.js";
 import { DEFAULT_ROLLUP_THRESHOLD, HEAVY_USERS, ROLLUP_TABLES, RollupMaintainer } from "./rollups.js";
-import { MIGRATIONS } from "./schema.js";
-import { RECORD_COLUMNS, recordToValues, rowToRecord, type RecordRow, type RecordValues } from "./rows.js";
+import { sqliteFailure } from "./sqlite-connection.js";
+import { SqliteFile, type Connection } from "./sqlite-file.js";
+import { RECORD_COLUMNS, checkAppendable, rowToRecord, type RecordRow, type RecordValues } from "./rows.js";
 
 export interface SqliteUsageStoreOptions {
   /** Database file, or `:memory:`. */
@@ -53,79 +56,34 @@ export class SqliteUsageStore implements UsageStore {
   readonly kind = "sqlite";
   readonly capabilities: StoreCapabilities;
   readonly path: string;
-  private readonly db: Database.Database;
-  private readonly insertRecord: Database.Statement;
-  private readonly rollups: RollupMaintainer;
-  private readonly appendTx: (records: Array<UsageRecord | RecordValues>) => AppendResult;
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly file: SqliteFile;
+  private current: Connection | null = null;
+  private closed = false;
 
+  /** Does no I/O: the file is opened by the first call, and reopened by a later one after a failure. */
   constructor(options: SqliteUsageStoreOptions) {
     this.path = options.path;
     this.capabilities = { rollups: true, multiProcess: options.path !== ":memory:", ttl: false };
-    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
-    try {
-      this.db = new Database(options.path);
-    } catch (cause) {
-      throw new StoreError(`cannot open SQLite database at ${options.path}`, { cause });
-    }
-    // Short: a wait blocks the event loop, and the writer retries a busy store by itself.
-    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 100}`);
-    // 16 KiB pages (only possible before the first table exists): index inserts at random
-    // keys split pages a quarter as often; measured at 1.6x the ingest rate of 4 KiB pages.
-    this.db.pragma("page_size = 16384");
-    if (options.path !== ":memory:") this.db.pragma("journal_mode = WAL");
-    // Up to 64 MiB of page cache (the default is 2 MiB): index and rollup inserts land at random
-    // keys, and every miss is a read from the OS.
-    this.db.pragma("cache_size = -65536");
-    // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the last commits.
-    this.db.pragma("synchronous = NORMAL");
-    // Checkpoint every 10,000 pages rather than 1,000: a page that several batches touch is
-    // copied back to the database once (measured 1.6x ingest at a million records), and
-    // the WAL file is cut back to 64 MiB after each checkpoint.
-    this.db.pragma("wal_autocheckpoint = 10000");
-    this.db.pragma("journal_size_limit = 67108864");
-    this.migrate();
-
-    // Positional: the values come from recordToValues in the table's column order.
-    this.insertRecord = this.db.prepare(`INSERT INTO usage_records VALUES (${"?, ".repeat(35)}?) ON CONFLICT (id) DO NOTHING`);
-    this.rollups = new RollupMaintainer(this.db, options.rollupThreshold ?? DEFAULT_ROLLUP_THRESHOLD);
-    const lastRowid = this.db.prepare("SELECT COALESCE(MAX(rowid), 0) FROM usage_records").pluck();
-    const appendTx = this.db.transaction((records: Array<UsageRecord | RecordValues>) => {
-      const before = lastRowid.get() as number;
-      let inserted = 0;
-      // Rows from `appendRows` are already values in column order.
-      for (const record of records) inserted += this.insertRecord.run(Array.isArray(record) ? record : recordToValues(record)).changes;
-      // The rows this transaction added are exactly those past the old last rowid: SQLite
-      // folds them into the rollups with a few set-based statements.
-      if (inserted > 0) this.rollups.afterInsert(before);
-      return { inserted, duplicates: records.length - inserted };
-    });
-    // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read locks.
-    this.appendTx = (records) => appendTx.immediate(records);
+    this.file = new SqliteFile(options.path, options.busyTimeoutMs ?? 100, options.rollupThreshold ?? DEFAULT_ROLLUP_THRESHOLD);
   }
 
-  private migrate(): void {
-    const version = this.db.pragma("user_version", { simple: true }) as number;
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]);
-        this.db.pragma(`user_version = ${v + 1}`);
-      }).immediate();
-    }
+  private get db(): Database.Database {
+    return this.current!.db;
+  }
+
+  private get rollups(): RollupMaintainer {
+    return this.current!.rollups;
+  }
+
+  /** The connection for this call: opened on first use, reopened when the path names another file. */
+  private ready(): void {
+    if (this.closed) throw new ClosedError("the SQLite usage store");
+    this.current = this.file.connection();
   }
 
   async append(records: UsageRecord[]): Promise<AppendResult> {
-    this.assertOpen();
-    if (records.length === 0) return { inserted: 0, duplicates: 0 };
-    records.forEach((r, i) => {
-      if (typeof r.id !== "string" || r.id === "") throw new ValidationError(`records[${i}].id`, "must be a non-empty string");
-      if (typeof r.userId !== "string" || r.userId === "") throw new ValidationError(`records[${i}].userId`, "must be a non-empty string");
-    });
-    try {
-      return this.appendTx(records);
-    } catch (cause) {
-      throw new StoreError(`SQLite append of ${records.length} records failed: ${(cause as Error).message}`, { cause });
-    }
+    checkAppendable(records);
+    return this.write(records);
   }
 
   /**
@@ -134,21 +92,29 @@ export class SqliteUsageStore implements UsageStore {
    * fraction of what a record object costs to clone and to rebuild there.
    */
   async appendRows(rows: RecordValues[]): Promise<AppendResult> {
-    this.assertOpen();
     if (!Array.isArray(rows)) throw new ValidationError("rows", "must be an array of record rows");
     rows.forEach((row, i) => {
       if (!Array.isArray(row) || row.length !== RECORD_COLUMNS) throw new ValidationError(`rows[${i}]`, `must be an array of ${RECORD_COLUMNS} values`);
     });
-    if (rows.length === 0) return { inserted: 0, duplicates: 0 };
+    return this.write(rows);
+  }
+
+  private write(batch: Array<UsageRecord | RecordValues>): AppendResult {
+    this.ready();
+    let result: AppendResult;
     try {
-      return this.appendTx(rows);
+      result = batch.length === 0 ? { inserted: 0, duplicates: 0 } : this.current!.appendTx(batch);
+      this.file.written();
     } catch (cause) {
-      throw new StoreError(`SQLite append of ${rows.length} records failed: ${(cause as Error).message}`, { cause });
+      // No counts in the message: an unusable store is reported once per distinct message.
+      throw sqliteFailure(this.path, "write to", cause);
     }
+    const warnings = this.file.takeNotices();
+    return warnings ? { ...result, warnings } : result;
   }
 
   async list(filter: RecordFilter, page: PageRequest): Promise<UsageRecord[]> {
-    this.assertOpen();
+    this.ready();
     const { where, params } = whereClause(filter);
     if (page.after) {
       where.push("(ts < @afterTs OR (ts = @afterTs AND id < @afterId))");
@@ -166,7 +132,7 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async get(id: string, userId?: string): Promise<UsageRecord | null> {
-    this.assertOpen();
+    this.ready();
     const row = (
       userId === undefined
         ? this.db.prepare("SELECT * FROM usage_records WHERE id = ?").get(id)
@@ -176,7 +142,7 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
-    this.assertOpen();
+    this.ready();
     // One read transaction: every part of the answer sees the same snapshot, even while
     // another process folds a batch or turns a user into a heavy one.
     return this.readTx(() => this.plan(query));
@@ -253,11 +219,12 @@ export class SqliteUsageStore implements UsageStore {
 
   /** Prepared statements are cached by SQL text: aggregate shapes repeat. */
   private statement(sql: string): Database.Statement {
-    let st = this.statements.get(sql);
+    const statements = this.current!.statements;
+    let st = statements.get(sql);
     if (!st) {
       st = this.db.prepare(sql);
-      if (this.statements.size > 200) this.statements.clear();
-      this.statements.set(sql, st);
+      if (statements.size > 200) statements.clear();
+      statements.set(sql, st);
     }
     return st;
   }
@@ -274,7 +241,7 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async updateCosts(updates: CostUpdate[]): Promise<number> {
-    this.assertOpen();
+    this.ready();
     const read = this.statement(
       `SELECT user_id, substr(timestamp, 1, 13) AS hour, day, provider, model, agent_name, operation_type,
          total_cost_nanos, priced FROM usage_records WHERE id = ? AND user_id = ?`,
@@ -325,7 +292,7 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async prune(before: string, filter: { userId?: string } = {}): Promise<number> {
-    this.assertOpen();
+    this.ready();
     const user = filter.userId === undefined ? "" : " AND user_id = @userId";
     const tx = this.db.transaction(() => {
       const params = { beforeTs: Date.parse(before), ...(filter.userId === undefined ? {} : { userId: filter.userId }) };
@@ -337,11 +304,12 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async rebuildRollups(): Promise<void> {
-    this.assertOpen();
+    this.ready();
     this.db.transaction(() => this.rollups.rebuild()).immediate();
   }
 
   async getSetting<T = unknown>(namespace: string, key: string): Promise<T | null> {
+    this.ready();
     const row = this.db.prepare("SELECT value FROM settings WHERE namespace = ? AND key = ?").get(namespace, key) as
       | { value: string }
       | undefined;
@@ -349,22 +317,40 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async putSetting(namespace: string, key: string, value: unknown): Promise<void> {
+    this.ready();
     this.db
       .prepare("INSERT INTO settings VALUES (?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value")
       .run(namespace, key, JSON.stringify(value));
   }
 
   async deleteSetting(namespace: string, key: string): Promise<boolean> {
+    this.ready();
     return this.db.prepare("DELETE FROM settings WHERE namespace = ? AND key = ?").run(namespace, key).changes > 0;
   }
 
   async listSettings<T = unknown>(namespace: string): Promise<Array<{ key: string; value: T }>> {
+    this.ready();
     const rows = this.db.prepare("SELECT key, value FROM settings WHERE namespace = ? ORDER BY key").all(namespace) as
       Array<{ key: string; value: string }>;
     return rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as T }));
   }
 
+  async updateBudgetCounters(updates: BudgetCounterUpdate[]): Promise<BudgetCounterState[]> {
+    this.ready();
+    try {
+      return this.current!.counters.update(updates);
+    } catch (cause) {
+      throw new StoreError(`SQLite budget counter update failed: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async readBudgetCounters(keys: Array<{ key: string; partition: string }>, now: number): Promise<Array<BudgetCounterState | null>> {
+    this.ready();
+    return this.current!.counters.read(keys, now);
+  }
+
   async claimOnce(namespace: string, key: string): Promise<boolean> {
+    this.ready();
     return (
       this.db
         .prepare("INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
@@ -372,19 +358,18 @@ export class SqliteUsageStore implements UsageStore {
     );
   }
 
-  private assertOpen(): void {
-    if (!this.db.open) throw new ClosedError("the SQLite usage store");
-  }
-
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    this.closed = true;
+    this.current = null;
+    this.file.close();
   }
 
   /**
-   * For tools and benchmarks that need SQL the contract does not offer (read-only use).
+   * For tools and benchmarks that need SQL the contract does not offer (read-only use); opens the file.
    * @internal Left out of the published declarations: better-sqlite3 ships no types of its own.
    */
   get database(): Database.Database {
+    this.ready();
     return this.db;
   }
 }

@@ -3,20 +3,22 @@
  * write transaction (about 20 ms for 1,000 records at a million stored) or a wait on
  * another process's lock holds the event loop, and so the agent. This store forwards every
  * call of the contract to a worker that owns the database; answers are identical (the same
- * `SqliteUsageStore` runs there). Opt in with `createTokenMonitor({ sqliteWorker: true })`
- * or `TOKEN_USAGE_SQLITE_WORKER=true`.
+ * `SqliteUsageStore` runs there). The default for a file; `createTokenMonitor({ sqliteWorker: false })`
+ * or `TOKEN_USAGE_SQLITE_WORKER=false` runs SQLite in-process instead.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { ClosedError, StoreError, TokenTrackingError, ValidationError } from "../../errors.js";
+import { ClosedError, StoreError, StoreUnusableError, TokenTrackingError, ValidationError } from "../../errors.js";
 import type { UsageRecord } from "../../record/types.js";
 import type {
   AggregateQuery,
   AggregateRow,
   AppendResult,
+  BudgetCounterState,
+  BudgetCounterUpdate,
   CostUpdate,
   PageRequest,
   RecordFilter,
@@ -27,49 +29,47 @@ import { checkAppendable, recordToValues, type RecordValues } from "./rows.js";
 import type { SqliteUsageStoreOptions } from "./sqlite-usage-store.js";
 import type { WorkerRequest, WorkerResponse } from "./sqlite-worker.js";
 
-/**
- * The parent's Node options, less `--input-type`: a worker inherits execArgv, and Node
- * refuses to start one under `--input-type` (a script run as `node --input-type=module
- * -e ...` would otherwise never store a record).
- */
-function workerExecArgv(): string[] {
-  const args: string[] = [];
-  for (let i = 0; i < process.execArgv.length; i++) {
-    const arg = process.execArgv[i];
-    if (arg === "--input-type") i++;
-    else if (!arg.startsWith("--input-type=")) args.push(arg);
-  }
-  return args;
-}
+/** How long `close()` waits for the worker to close the database before ending the thread. */
+const CLOSE_TIMEOUT_MS = 5000;
 
 export class SqliteWorkerStore implements UsageStore {
   readonly kind = "sqlite";
   readonly capabilities: StoreCapabilities;
   readonly path: string;
-  private readonly worker: Worker;
+  /** Started by the first call, and again by the next call after the thread died. */
+  private worker: Worker | null = null;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private nextId = 1;
   private closed = false;
-  /** Set once the worker died: every call after that fails at once with it. */
-  private failure: Error | null = null;
 
-  constructor(options: SqliteUsageStoreOptions) {
+  /** Does no I/O and starts no thread: the first call does. */
+  constructor(private readonly options: SqliteUsageStoreOptions) {
     this.path = options.path;
     this.capabilities = { rollups: true, multiProcess: options.path !== ":memory:", ttl: false };
+  }
+
+  private start(): Worker {
     const script = workerScript();
-    this.worker = script.pathname.endsWith(".ts")
+    // execArgv: [] starts the thread clean. By default a worker inherits the parent's flags,
+    // and flags about the parent's own entry point break it: under `node --input-type=module -e`
+    // every module load fails (ERR_INPUT_TYPE_NOT_ALLOWED). The worker runs only this
+    // package and better-sqlite3, which need none of them.
+    const worker = script.pathname.endsWith(".ts")
       ? // From the TypeScript sources (tests, tsx) the worker registers tsx's loader first.
         new Worker(
           // tsx is resolved from here, not from the working directory the eval'd worker would use.
           `import(${JSON.stringify(tsxApiUrl())}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(script.href)}))`,
-          { eval: true, workerData: options, execArgv: workerExecArgv() },
+          { eval: true, workerData: this.options, execArgv: [] },
         )
-      : new Worker(script, { workerData: options, execArgv: workerExecArgv() });
+      : new Worker(script, { workerData: this.options, execArgv: [] });
     // An idle worker must not keep a finished script alive; calls in flight hold it (see call()).
-    this.worker.unref();
-    this.worker.on("message", (response: WorkerResponse) => this.settle(response));
-    this.worker.on("error", (error) => this.fail(new StoreError(`the SQLite worker failed: ${error.message}`, { cause: error })));
-    this.worker.on("exit", () => this.fail(new ClosedError("the SQLite worker store")));
+    worker.unref();
+    worker.on("message", (response: WorkerResponse) => this.settle(response));
+    worker.on("error", (error: unknown) => {
+      this.fail(worker, new StoreError(`the SQLite worker for ${this.path} failed: ${describe(error)}`, { cause: error }));
+    });
+    worker.on("exit", (code) => this.fail(worker, new StoreError(`the SQLite worker for ${this.path} stopped (exit code ${code})`)));
+    return worker;
   }
 
   /**
@@ -84,7 +84,8 @@ export class SqliteWorkerStore implements UsageStore {
       rows = records.map(recordToValues);
     } catch (error) {
       if (error instanceof ValidationError) return Promise.reject(error);
-      return Promise.reject(new StoreError(`SQLite append of ${records.length} records failed: ${(error as Error).message}`, { cause: error }));
+      // A record that is not even a row: the worker's store refuses it as it always did.
+      return this.call("append", records);
     }
     return this.call("appendRows", rows);
   }
@@ -118,26 +119,52 @@ export class SqliteWorkerStore implements UsageStore {
   listSettings<T = unknown>(namespace: string): Promise<Array<{ key: string; value: T }>> {
     return this.call("listSettings", namespace);
   }
+  updateBudgetCounters(updates: BudgetCounterUpdate[]): Promise<BudgetCounterState[]> {
+    return this.call("updateBudgetCounters", updates);
+  }
+  readBudgetCounters(keys: Array<{ key: string; partition: string }>, now: number): Promise<Array<BudgetCounterState | null>> {
+    return this.call("readBudgetCounters", keys, now);
+  }
   claimOnce(namespace: string, key: string): Promise<boolean> {
     return this.call("claimOnce", namespace, key);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.call("close");
     this.closed = true;
-    await this.worker.terminate();
+    const worker = this.worker;
+    if (!worker) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // Bounded: a thread stuck in a lock wait must not hold the shutdown.
+      await Promise.race([
+        this.send(worker, "close", []),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+        }),
+      ]);
+    } catch {
+      // The thread failed or the database could not close cleanly: ending the thread releases it.
+    } finally {
+      clearTimeout(timer);
+      this.worker = null;
+      await worker.terminate();
+    }
   }
 
   private call<T>(method: string, ...args: unknown[]): Promise<T> {
     if (this.closed) return Promise.reject(new ClosedError("the SQLite worker store"));
-    if (this.failure) return Promise.reject(this.failure);
+    this.worker ??= this.start();
+    return this.send(this.worker, method, args);
+  }
+
+  private send<T>(worker: Worker, method: string, args: unknown[]): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      if (this.pending.size === 0) this.worker.ref();
+      if (this.pending.size === 0) worker.ref();
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       const request: WorkerRequest = { id, method, args };
-      this.worker.postMessage(request);
+      worker.postMessage(request);
     });
   }
 
@@ -145,15 +172,26 @@ export class SqliteWorkerStore implements UsageStore {
     const waiter = this.pending.get(response.id);
     if (!waiter) return;
     this.pending.delete(response.id);
-    if (this.pending.size === 0) this.worker.unref();
+    if (this.pending.size === 0) this.worker?.unref();
     if (response.error) waiter.reject(reviveError(response.error));
     else waiter.resolve(response.result);
   }
 
-  private fail(error: Error): void {
-    this.failure ??= error;
+  /** The thread died: its calls fail with why (the writer retries them), and the next call starts a new one. */
+  private fail(worker: Worker, error: Error): void {
+    if (this.worker !== worker) return;
+    this.worker = null;
     for (const waiter of this.pending.values()) waiter.reject(error);
     this.pending.clear();
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.message}${(error as { code?: unknown }).code ? ` (${String((error as { code?: unknown }).code)})` : ""}`;
+  try {
+    return JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
   }
 }
 
@@ -161,6 +199,7 @@ export class SqliteWorkerStore implements UsageStore {
 function reviveError(e: NonNullable<WorkerResponse["error"]>): Error {
   if (e.code === "ERR_VALIDATION" && e.field) return new ValidationError(e.field, e.message.replace(`${e.field}: `, ""));
   if (e.code === "ERR_CLOSED") return new ClosedError("the SQLite worker store");
+  if (e.code === "ERR_STORE_UNUSABLE") return new StoreUnusableError(e.location ?? "", e.message);
   if (e.code === "ERR_STORE") return new StoreError(e.message);
   if (e.code) return new TokenTrackingError(e.code, e.message);
   return new StoreError(e.message);

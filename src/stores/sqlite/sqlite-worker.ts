@@ -15,11 +15,12 @@ export interface WorkerRequest {
 export interface WorkerResponse {
   id: number;
   result?: unknown;
-  error?: { name: string; code?: string; field?: string; message: string };
+  error?: { name: string; code?: string; field?: string; location?: string; message: string };
 }
 
 if (parentPort) {
   const port = parentPort;
+  // Opens nothing yet: an unusable file fails the calls (the writer retries them), not the worker.
   const store = new SqliteUsageStore(workerData as SqliteUsageStoreOptions);
   port.on("message", async (request: WorkerRequest) => {
     let response: WorkerResponse;
@@ -28,8 +29,8 @@ if (parentPort) {
       if (typeof method !== "function") throw new Error(`unknown store method ${request.method}`);
       response = { id: request.id, result: await method.apply(store, request.args) };
     } catch (error) {
-      const e = error as Error & { code?: string; field?: string };
-      response = { id: request.id, error: { name: e.name, code: e.code, field: e.field, message: e.message } };
+      const e = error as Error & { code?: string; field?: string; location?: string };
+      response = { id: request.id, error: { name: e.name, code: e.code, field: e.field, location: e.location, message: e.message } };
     }
     port.postMessage(response);
     if (request.method === "close") port.close();

@@ -1,0 +1,46 @@
+/**
+ * What the guard asks of a running total, whichever kind it is: a shared counter
+ * (calendar windows: the store holds the truth, see `shared-tally.ts`) or a local
+ * rolling window (`window-tally.ts`).
+ */
+import type { BudgetLimit } from "./limits.js";
+import type { PeriodWindow } from "./periods.js";
+import type { UsageAmount } from "./reservations.js";
+
+export interface Tally {
+  readonly limit: BudgetLimit;
+  /** "" for a limit with one counter; the user, agent, model or value of a `*` scope. */
+  readonly subject: string;
+  window: PeriodWindow;
+  /** The limit in tally units: tokens, requests or nano-dollars. */
+  readonly limitAmount: number;
+  /** Thresholds alerted in this window (the store's claim makes it durable). */
+  readonly alerted: Set<number>;
+  refusalAlerted: boolean;
+  /** Estimates of this process's calls in flight. */
+  held: number;
+  /** False once `now` is past the window's end. */
+  current(now: number): boolean;
+  /** Whether usage stamped at `at` counts in this window. */
+  covers(at: number): boolean;
+  /** Settled usage in the window, as far as this process knows (every process's for shared counters). */
+  used(now: number): number;
+  /** Held by calls in flight: this process's, plus what other processes last reported. */
+  inFlight(): number;
+  /** Adds settled usage; `fromRecord` when it comes from a stored record rather than a settled call. */
+  add(at: number, amount: number, fromRecord: boolean): void;
+}
+
+/** A call's usage in a limit's unit. */
+export function unitsOf(limit: BudgetLimit, amount: UsageAmount): number {
+  return limit.metric === "cost" ? amount.costNanos : limit.metric === "requests" ? 1 : amount.tokens;
+}
+
+/** Converts a tally unit back to what users see: tokens, requests, or USD for cost. */
+export function toDisplay(limit: BudgetLimit, units: number): number {
+  return limit.metric === "cost" ? units / 1e9 : units;
+}
+
+export function limitUnits(limit: BudgetLimit): number {
+  return limit.metric === "cost" ? Math.round(limit.amount * 1e9) : limit.amount;
+}
