@@ -12,23 +12,13 @@ import type { Serialized } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import type { LLMResult } from "@langchain/core/outputs";
 import type { ChainValues } from "@langchain/core/utils/types";
-import { RECORD_ID, buildRecord } from "../record/build-record.js";
 import type { OperationType, UsageRecord } from "../record/types.js";
 import type { Pricer } from "../pricing/types.js";
 import type { Logger, RecordSink } from "../writer/buffered-writer.js";
-import {
-  chainAgentName,
-  cleanTags,
-  clip,
-  resolveAgentName,
-  resolveDimensions,
-  resolveThreadId,
-  resolveUserId,
-  type AttributionDefaults,
-  type ChainRun,
-} from "./attribution.js";
+import { chainAgentName, resolveAgentName, type AttributionDefaults, type ChainRun } from "./attribution.js";
 import { extractModel, type ExtractedModel } from "./extract-model.js";
-import { extractUsage, observeStreamChunk, type ExtractedUsage, type StreamObservation } from "./extract-usage.js";
+import { extractUsage, observeStreamChunk, type ExtractedUsage } from "./extract-usage.js";
+import { requestMetadata, runRecord, type ModelRun } from "./run-record.js";
 
 export interface TokenTrackingHandlerOptions extends AttributionDefaults {
   sink: RecordSink;
@@ -38,43 +28,8 @@ export interface TokenTrackingHandlerOptions extends AttributionDefaults {
   logger?: Logger;
 }
 
-/** What success and error records add to the run's own fields. */
-interface RunUsage {
-  provider: string;
-  model: string;
-  deployment: string | null;
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens?: number;
-  cacheWriteTokens?: number;
-  reasoningTokens?: number;
-  estimated?: boolean;
-  cached?: boolean;
-  error?: boolean;
-  errorMessage?: string;
-  metadata: Record<string, unknown>;
-}
 
-interface ModelRun {
-  operation: OperationType;
-  /** performance.now() at start, for latency. */
-  startedAt: number;
-  /** Wall clock at start: the record's timestamp (the price in force then applies). */
-  startedAtEpochMs: number;
-  latencyMs?: number;
-  parentRunId: string | undefined;
-  agentName: string | undefined;
-  tags: string[] | undefined;
-  metadata: Record<string, unknown> | undefined;
-  extraParams: Record<string, unknown> | undefined;
-  serialized: Serialized;
-  runName: string | undefined;
-  stream?: StreamObservation;
-}
 
-/** Metadata keys that are attribution or LangChain plumbing, not the application's own. */
-const PLUMBING_KEY =
-  /^(ls_|langgraph_|checkpoint_|__pregel|lc_)|^(versions|user_id|userId|thread_id|threadId|conversation_id|session_id|dimensions|tenant|tenant_id|department|feature)$/;
 
 /** A model call running longer than this is taken as abandoned. */
 const ABANDONED_RUN_MS = 60 * 60 * 1000;
@@ -259,7 +214,7 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
   }
 
   private successRecord(runId: string, run: ModelRun, usage: ExtractedUsage, found: ExtractedModel, cached: boolean): UsageRecord {
-    const metadata = this.requestMetadata(run);
+    const metadata = requestMetadata(run);
     if (cached && usage.found && usage.totalTokens > 0) metadata.cache_hit_usage = { input: usage.inputTokens, output: usage.outputTokens };
     if (!usage.found && !cached) metadata.usage_missing = true;
     // The provider's total contradicted its own parts: the parts are recorded and billed, the
@@ -267,7 +222,7 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
     if (usage.contradictedTotal !== null && !cached) {
       metadata.total_tokens_mismatch = { reported_total: usage.contradictedTotal, input: usage.inputTokens, output: usage.outputTokens };
     }
-    return this.record(runId, run, {
+    return runRecord(runId, run, {
       provider: found.provider ?? "unknown",
       model: found.model ?? "unknown",
       deployment: found.deployment,
@@ -280,12 +235,12 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
       estimated: usage.estimated,
       cached,
       metadata,
-    });
+    }, this.options);
   }
 
   private errorRecord(runId: string, run: ModelRun, error: unknown): UsageRecord {
     const { model, deployment, provider } = extractModel(undefined, this.modelStart(run));
-    return this.record(runId, run, {
+    return runRecord(runId, run, {
       provider: provider ?? "unknown",
       model: model ?? "unknown",
       deployment,
@@ -293,8 +248,8 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
       outputTokens: 0,
       error: true,
       errorMessage: errorMessage(error),
-      metadata: this.requestMetadata(run),
-    });
+      metadata: requestMetadata(run),
+    }, this.options);
   }
 
   private modelStart(run: ModelRun) {
@@ -304,52 +259,6 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
       serialized: run.serialized,
       runName: run.runName,
     };
-  }
-
-  /**
-   * The record's input, written out field by field: a spread of `usage` followed by a dozen
-   * more keys builds the object one slow map transition at a time (measured at ~15 µs per
-   * record on Node 20, more than everything else in the record together).
-   */
-  private record(runId: string, run: ModelRun, usage: RunUsage): UsageRecord {
-    const metadata = run.metadata;
-    return buildRecord(
-      {
-        // LangChain's run ids are UUIDs; anything else still gets recorded, under an id of ours.
-        id: RECORD_ID.test(runId) ? runId : undefined,
-        userId: resolveUserId(metadata, this.options),
-        threadId: resolveThreadId(metadata, this.options),
-        agentName: clip(run.agentName),
-        provider: usage.provider,
-        model: usage.model,
-        deployment: usage.deployment,
-        inputTokens: usage.inputTokens,
-        outputTokens: usage.outputTokens,
-        cacheReadTokens: usage.cacheReadTokens,
-        cacheWriteTokens: usage.cacheWriteTokens,
-        reasoningTokens: usage.reasoningTokens,
-        operation: run.operation,
-        timestamp: run.startedAtEpochMs,
-        error: usage.error,
-        errorMessage: usage.errorMessage,
-        estimated: usage.estimated,
-        cached: usage.cached,
-        latencyMs: run.latencyMs,
-        runId: clip(runId),
-        parentRunId: clip(run.parentRunId),
-        tags: cleanTags(run.tags),
-        dimensions: resolveDimensions(metadata, this.options.dimensions),
-        metadata: usage.metadata,
-      },
-      this.options.pricer,
-    );
-  }
-
-  /** The application's own metadata (attribution and LangChain plumbing removed). */
-  private requestMetadata(run: ModelRun): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    if (run.metadata) for (const key in run.metadata) if (!PLUMBING_KEY.test(key)) out[key] = run.metadata[key];
-    return out;
   }
 
   private report(what: string, error: unknown): void {
