@@ -35,6 +35,9 @@ node scripts/check-dist.mjs || status=$?
 # Node 24 LTS, the version users run (Node 20 is end-of-life): the provider matrix, the store
 # contract suites (SQLite and Cosmos) and the published-package test run on it as well.
 NODE24_TESTS=(test/providers test/handler/provider-records.test.ts test/stores test/package/published-package.test.ts)
+# The Cosmos store again with the newest @azure/cosmos 4.x (dev alias @azure/cosmos-latest;
+# 4.10+ needs Node 22): the runs above use 4.9, the oldest supported.
+NODE24_LATEST_SDK_TESTS=(test/stores/cosmos.test.ts test/stores/cosmos-writes.test.ts test/faults/cosmos-faults.test.ts test/faults/cosmos-kill.test.ts test/cosmos-server)
 node24_ran=false
 if [ "$#" -gt 0 ]; then
   echo "== Node 24 run skipped: tests were selected on the command line"
@@ -47,14 +50,20 @@ elif node24_dir="$(bash scripts/node24/ensure-node24.sh)"; then
     NODE_OPTIONS="--require $PWD/scripts/node24/sqlite-binding.cjs" \
     "$node24_dir/node/bin/node" node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
     --outputFile.json=test-artifacts/vitest-node24.json "${NODE24_TESTS[@]}" || status=$?
+  echo "== tests on Node $("$node24_dir/node/bin/node" -v) with @azure/cosmos $("$node24_dir/node/bin/node" -p 'require("@azure/cosmos-latest/package.json").version'): ${NODE24_LATEST_SDK_TESTS[*]}"
+  PATH="$node24_dir/node/bin:$PATH" TOKEN_USAGE_TEST_COSMOS_SDK=latest \
+    TOKEN_USAGE_TEST_SQLITE_BINDING="$node24_dir/better-sqlite3/build/Release/better_sqlite3.node" \
+    NODE_OPTIONS="--require $PWD/scripts/node24/sqlite-binding.cjs" \
+    "$node24_dir/node/bin/node" node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
+    --outputFile.json=test-artifacts/vitest-node24-cosmos-latest.json "${NODE24_LATEST_SDK_TESTS[@]}" || status=$?
   node24_ran=true
 else
   status=1
 fi
 
 node -e '
-for (const [file, label] of [["vitest.json", "Node " + process.versions.node], ["vitest-node24.json", "Node 24"]]) {
-  if (file === "vitest-node24.json" && process.argv[1] !== "true") continue;
+for (const [file, label] of [["vitest.json", "Node " + process.versions.node], ["vitest-node24.json", "Node 24"], ["vitest-node24-cosmos-latest.json", "Node 24, newest @azure/cosmos"]]) {
+  if (file.startsWith("vitest-node24") && process.argv[1] !== "true") continue;
   const r = require("./test-artifacts/" + file);
   console.log(`tests (${label}): ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
 }

@@ -30,6 +30,7 @@ export interface BudgetApi {
   setLimit(limit: any): unknown;
   removeLimit(limitId: string): unknown;
   listLimits(): unknown;
+  /** Without a user: the shared (global) limits only. */
   getBudgetStatus(userId?: string): unknown;
 }
 

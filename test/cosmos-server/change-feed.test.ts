@@ -5,9 +5,14 @@
  * document once, no deletes, 304 when nothing changed, continuation tokens the SDK resumes
  * from, Beginning / Now / a point in time, the whole container or one partition key.
  */
-import { ChangeFeedMode, ChangeFeedStartFrom, type ChangeFeedPullModelIterator, type Container } from "@azure/cosmos";
+import type { ChangeFeedPullModelIterator, Container } from "@azure/cosmos";
 import { describe, expect, it } from "vitest";
+import { cosmosSdk } from "../support/cosmos-sdk.js";
 import { useLocalServer } from "./setup.js";
+
+// From the same SDK copy as the client: the SDK checks start locations with instanceof,
+// so a 4.9 ChangeFeedStartFrom given to a 4.10 client is "Invalid change feed start location".
+const { ChangeFeedMode, ChangeFeedStartFrom } = cosmosSdk;
 
 const server = useLocalServer();
 

@@ -183,12 +183,16 @@ describe("dashboard", () => {
     expect(await page.isVisible("#top-users-section")).toBe(false);
     const threads = await page.$$eval("#top-threads tbody tr", (rows) => rows.map((r) => r.children[0].textContent));
     expect(threads).toEqual(["alice-t1"]);
+    // The drill-down starts at the user's own threads, with no "All users" step.
+    expect(await page.getAttribute("#drill", "data-level")).toBe("threads");
+    expect(await page.textContent("#drill-path")).toBe("alice");
+    expect((await page.$$eval("#drill tbody tr", (rows) => rows.map((r) => r.children[0].textContent)))).toEqual(["alice-t1"]);
     expect((await chartData(page, "model-chart")).labels.sort()).toEqual(["gpt-4o", "gpt-4o-mini"]);
     expect(await page.isVisible("#budget-section")).toBe(true);
     const gauges = await page.$$eval("#budgets .gauge", (gs) => gs.map((g) => ({ text: g.textContent, width: (g.querySelector(".fill") as Any).style.width, cls: g.querySelector(".fill")!.className })));
     expect(gauges).toEqual([
-      { text: "user:*:cost:month: 0.9 of 1 USD (90%)", width: "90%", cls: "fill warn" },
-      { text: "global:tokens:day: 100 of 1000 tokens (10%)", width: "10%", cls: "fill" },
+      { text: "user:*:cost:month: $0.90 of $1.00 (90%)", width: "90%", cls: "fill warn" },
+      { text: "global:tokens:day: 100 of 1,000 tokens (10%)", width: "10%", cls: "fill" },
     ]);
     await page.context().close();
   });

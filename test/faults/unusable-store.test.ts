@@ -15,6 +15,7 @@ import { ScriptedChatModel } from "../../examples/lib/scripted-chat-model.js";
 import { attachTokenTracking, createTokenMonitor, getTokenMonitor, setTokenMonitor } from "../../src/index.js";
 import { FlushTimeoutError, StoreUnusableError } from "../../src/errors.js";
 import { SqliteUsageStore } from "../../src/stores/sqlite/index.js";
+import { SCHEMA_VERSION } from "../../src/stores/sqlite/sqlite-connection.js";
 import { readUsageFile } from "./support/sqlite-checks.js";
 import { isMounted, mountTmpfs } from "./support/tmpfs.js";
 
@@ -137,7 +138,7 @@ describe.each(MODES)("a database from a newer version, user_version 99 (%s)", (m
     const reports = log.unusable();
     expect(reports).toHaveLength(1);
     expect(reports[0]).toContain(path);
-    expect(reports[0]).toMatch(/has schema version 99, newer than the 1 this version/);
+    expect(reports[0]).toContain(`has schema version 99, newer than the ${SCHEMA_VERSION} this version`);
     expect(reports[0]).toMatch(/upgrade the package/);
     const untouched = new Database(path, { readonly: true });
     expect(untouched.pragma("user_version", { simple: true })).toBe(99);

@@ -190,10 +190,13 @@ describe("the published package (npm pack, installed into a fresh project): fail
           canvases: ["trend-chart", "model-chart", "agent-chart"].map(blank),
           users: rows("top-users"),
           threads: rows("top-threads"),
+          compare: rows("compare"),
+          models: rows("models"),
+          drill: rows("drill"),
           totalRequests: document.getElementById("total-requests").textContent,
           scrollWidth: document.documentElement.scrollWidth,
           innerWidth: window.innerWidth,
-          tableRight: Math.max(lastHeaderRight("top-users"), lastHeaderRight("top-threads")),
+          tableRight: Math.max(...["top-users", "top-threads", "compare", "models", "drill"].map(lastHeaderRight)),
           // A model name fits its axis when its widest line, the tick and its padding do.
           modelLabelNeeds: y._labelSizes.widest.width + y.options.ticks.padding + y.options.grid.tickLength,
           modelAxisWidth: y.width,
@@ -205,6 +208,10 @@ describe("the published package (npm pack, installed into a fresh project): fail
       expect(view.totalRequests).toBe(String(seeded.requests));
       expect(view.users).toBe(seeded.users.length);
       expect(view.threads).toBe(seeded.threads);
+      // The manager views: this period against the previous one, errors and latency per model, the drill-down's users.
+      expect(view.compare).toBe(3);
+      expect(view.models).toBe(3);
+      expect(view.drill).toBe(seeded.users.length);
       // No sideways scrolling, and the last column (Cost) is on screen.
       expect(view.scrollWidth, `page width at ${viewport.width}px`).toBeLessThanOrEqual(view.innerWidth);
       expect(view.tableRight).toBeLessThanOrEqual(view.innerWidth);

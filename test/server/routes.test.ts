@@ -312,7 +312,7 @@ describe("health, docs and dashboard assets", () => {
 
   it("the OpenAPI document lists every route with its query parameters", async () => {
     const doc = (await server.inject({ url: "/docs/json" })).json();
-    for (const path of ["/token-usage/user/{userId}", "/token-usage/thread/{threadId}", "/token-usage/all", "/token-usage/export.csv", "/token-usage/by-model", "/token-usage/by-agent", "/token-usage/by/{dimension}", "/token-usage/trend", "/token-usage/report", "/token-usage/recommendations", "/budgets", "/budgets/{limitId}", "/budgets/status/{userId}", "/health"]) {
+    for (const path of ["/token-usage/user/{userId}", "/token-usage/thread/{threadId}", "/token-usage/all", "/token-usage/export.csv", "/token-usage/by-model", "/token-usage/by-agent", "/token-usage/by/{dimension}", "/token-usage/trend", "/token-usage/report", "/token-usage/recommendations", "/budgets", "/budgets/{limitId}", "/budgets/status", "/budgets/status/{userId}", "/token-usage/latency-by-model", "/health"]) {
       expect(doc.paths[path], path).toBeDefined();
     }
     const params = doc.paths["/token-usage/all"].get.parameters.map((p: { name: string }) => p.name);

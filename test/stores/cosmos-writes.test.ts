@@ -8,6 +8,7 @@
 import type { Container } from "@azure/cosmos";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UsageRecord } from "../../src/record/types.js";
+import { StoreError } from "../../src/errors.js";
 import { CosmosUsageStore } from "../../src/stores/cosmos/index.js";
 import { toUsageDocument } from "../../src/stores/cosmos/documents.js";
 import { rollupGroups } from "../../src/stores/cosmos/rollups.js";
@@ -15,6 +16,7 @@ import { aggregateInMemory, type AggregateQuery } from "../../src/stores/types.j
 import { expectRollupsExact, sortRows } from "../support/cosmos-rollup-check.js";
 import { makeRecord, seededRandom } from "../contract/make-record.js";
 import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
+import { COSMOS_SDK_CHOICE } from "../support/cosmos-sdk.js";
 import { isBulkRequest, startThrottleProxy } from "../support/cosmos-throttle-proxy.js";
 
 let local: LocalCosmos;
@@ -139,6 +141,34 @@ describe("failure shapes", () => {
     const rs = records(5, { user: "gives-up", start: Date.UTC(2035, 0, 5, 1), stepMs: 1000, seed: 5, prefix: "gu" });
     local.faults.failNext("batch", 2, { status: 503 });
     await expect(store.append(rs)).rejects.toThrow(/nothing was lost/);
+    expect(await expectRollupsExact(containerOf(id))).toHaveLength(0);
+    expect(await store.append(rs)).toEqual({ inserted: 5, duplicates: 0 });
+    expect(await expectRollupsExact(containerOf(id))).toHaveLength(5);
+    await store.close();
+  });
+
+  it("a batch refused whole for good (400) fails at once on SDK 4.10+, after its attempts on 4.9", async () => {
+    // 4.10+ keeps the service's answer as the cause of "Batch request error"; 4.9 drops
+    // it, so a refusal there cannot be told from throttling and is retried until the end.
+    const id = local.uniqueContainerId("refused");
+    const store = storeOn(id, { maxAttempts: 3 });
+    await store.getSetting("warm", "up");
+    const rs = records(5, { user: "refused", start: Date.UTC(2035, 0, 5, 3), stepMs: 1000, seed: 7, prefix: "rf" });
+    local.faults.failNext("batch", 3, { status: 400 });
+    const before = store.metrics.batchRequests;
+    const err: unknown = await store.append(rs).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    local.faults.clear();
+    expect(err).toBeInstanceOf(StoreError);
+    if (COSMOS_SDK_CHOICE === "latest") {
+      expect((err as Error).message).toMatch(/failed with status 400/);
+      expect(store.metrics.batchRequests - before).toBe(1);
+    } else {
+      expect((err as Error).message).toMatch(/after 3 attempts/);
+      expect(store.metrics.batchRequests - before).toBe(3);
+    }
     expect(await expectRollupsExact(containerOf(id))).toHaveLength(0);
     expect(await store.append(rs)).toEqual({ inserted: 5, duplicates: 0 });
     expect(await expectRollupsExact(containerOf(id))).toHaveLength(5);
@@ -274,6 +304,33 @@ describe("containers written by earlier versions", () => {
     expect(await expectRollupsExact(containerOf(id))).toHaveLength(360);
     await writer.close();
     await rebuilder.close();
+  });
+
+  it("a rollup rewrite refused whole for good (400) fails at once on SDK 4.10+, after its attempts on 4.9; a rebuild repairs it", async () => {
+    const id = local.uniqueContainerId("maint-refused");
+    const store = storeOn(id, { maxAttempts: 3 });
+    const rs = records(12, { user: "maint-refused", start: Date.UTC(2035, 5, 2, 10), stepMs: 60_000, seed: 12, prefix: "mr" });
+    await store.append(rs);
+    const before = store.metrics.batchRequests;
+    local.faults.failNext("batch", 3, { status: 400 });
+    const err: unknown = await store
+      .updateCosts(rs.slice(0, 4).map((r) => ({ id: r.id, userId: r.userId, inputCostNanos: 7, outputCostNanos: 11, totalCostNanos: 18, priced: true, priceSource: "override" })))
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    local.faults.clear();
+    expect(err).toBeInstanceOf(StoreError);
+    if (COSMOS_SDK_CHOICE === "latest") {
+      expect((err as Error).message).toMatch(/failed with status 400/);
+      expect(store.metrics.batchRequests - before).toBe(1);
+    } else {
+      expect((err as Error).message).toMatch(/after 3 attempts/);
+      expect(store.metrics.batchRequests - before).toBe(3);
+    }
+    await store.rebuildRollups();
+    expect(await expectRollupsExact(containerOf(id))).toHaveLength(12);
+    await store.close();
   });
 
   it("re-pricing and pruning keep the per-user rollups equal to the records", async () => {

@@ -12,7 +12,8 @@ import { toUsageDocument } from "../../src/stores/cosmos/documents.js";
 import { aggregateInMemory, type AggregateQuery } from "../../src/stores/types.js";
 import { describeUsageStoreContract } from "../contract/usage-store-contract.js";
 import { makeRecord } from "../contract/make-record.js";
-import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
+import { LOCAL_KEY, startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
+import { COSMOS_SDK_CHOICE, cosmosSdkVersion, importCosmosSdk } from "../support/cosmos-sdk.js";
 import { isBulkRequest, isQueryRequest, startThrottleProxy, type ThrottleProxy } from "../support/cosmos-throttle-proxy.js";
 
 const FLAT_CAPABILITIES = { rollups: true, multiProcess: true, ttl: false };
@@ -275,8 +276,39 @@ describe("configuration and lazy loading", () => {
     await expect(store.getSetting("a", "b")).rejects.toThrow(/npm install @azure\/cosmos/);
   });
 
+  it(`runs on the SDK this run selected (${COSMOS_SDK_CHOICE})`, () => {
+    const [major, minor] = cosmosSdkVersion.split(".").map(Number);
+    expect(major).toBe(4);
+    if (COSMOS_SDK_CHOICE === "latest") expect(minor).toBeGreaterThanOrEqual(10);
+    else expect(minor).toBe(9);
+  });
+
+  it("builds its own client from endpoint and key with the SDK its importer returns", async () => {
+    let imports = 0;
+    const store = new CosmosUsageStore(
+      { endpoint: local.endpoint, key: LOCAL_KEY, databaseId: local.databaseId, containerId: local.uniqueContainerId("own") },
+      async () => {
+        imports++;
+        const sdk = await importCosmosSdk();
+        // The local server advertises an https endpoint it does not serve: discovery off.
+        class LocalClient extends sdk.CosmosClient {
+          constructor(options: ConstructorParameters<typeof sdk.CosmosClient>[0] & object) {
+            super({ ...options, connectionPolicy: { ...options.connectionPolicy, enableEndpointDiscovery: false } });
+          }
+        }
+        return { ...sdk, CosmosClient: LocalClient };
+      },
+    );
+    const r = makeRecord({ userId: `own-${Date.now()}`, timestamp: "2033-04-04T04:04:04.000Z" });
+    expect(await store.append([r, r])).toEqual({ inserted: 1, duplicates: 1 });
+    expect(await store.get(r.id, r.userId)).toEqual(r);
+    expect((await store.aggregate({ filter: { userId: r.userId }, groupBy: ["model"] }))[0].requests).toBe(1);
+    expect(imports).toBe(1);
+    await store.close();
+  });
+
   it("turns an unreachable account into a StoreError", async () => {
-    const store = new CosmosUsageStore({ endpoint: "http://127.0.0.1:9", key: "a2V5", maxAttempts: 1 });
+    const store = new CosmosUsageStore({ endpoint: "http://127.0.0.1:9", key: "a2V5", maxAttempts: 1 }, importCosmosSdk);
     await expect(store.get("x", "u")).rejects.toBeInstanceOf(StoreError);
     await store.close();
   });

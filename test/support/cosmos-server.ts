@@ -7,9 +7,10 @@
  * also injects faults and counts requests (cosmos-ext/faults.ts).
  */
 import { randomUUID } from "node:crypto";
-import { CosmosClient } from "@azure/cosmos";
+import type { CosmosClient } from "@azure/cosmos";
 import type { CosmosFaults, OperationCounter } from "./cosmos-ext/faults.js";
 import { startExtendedServer } from "./cosmos-ext/server.js";
+import { cosmosSdk } from "./cosmos-sdk.js";
 
 export type { FaultSpec, RequestKind } from "./cosmos-ext/faults.js";
 
@@ -39,7 +40,8 @@ export async function startLocalCosmos(): Promise<LocalCosmos> {
     faults: server.faults,
     ops: server.ops,
     client(ep = endpoint) {
-      const c = new CosmosClient({
+      // The SDK selected for this run (cosmos-sdk.ts): 4.9 or the newest 4.x.
+      const c = new cosmosSdk.CosmosClient({
         endpoint: ep,
         key: LOCAL_KEY,
         connectionPolicy: { enableEndpointDiscovery: false },

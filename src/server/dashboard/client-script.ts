@@ -1,48 +1,24 @@
 /**
- * The dashboard's browser script, served at `dashboard/app.js`. Plain ES2017 in a
- * string (the package compiles for Node, not the DOM); it reads the JSON API with
- * the key from local storage and draws with the Chart.js UMD build served beside it.
+ * The dashboard's browser script, served at `dashboard/app.js`. Plain ES2017 in
+ * strings (the package compiles for Node, not the DOM), one module per view, joined
+ * into one function scope here; it reads the JSON API with the key from local storage
+ * and draws with the Chart.js UMD build served beside it.
  * `window.tokenUsageDashboard` exposes the last data loaded, for tests and debugging.
  */
-export const DASHBOARD_SCRIPT = String.raw`(function () {
-  "use strict";
-  var KEY_STORAGE = "token-usage-api-key";
-  var DAY = 86400000;
-  var state = { key: null, who: null, data: null, charts: {}, loads: 0 };
-  window.tokenUsageDashboard = state;
-  var $ = function (id) { return document.getElementById(id); };
-  var timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-  if (window.Chart) { Chart.defaults.animation = false; Chart.defaults.maintainAspectRatio = false; }
+import { CLIENT_BUDGETS } from "./client-budgets.js";
+import { CLIENT_COMPARE } from "./client-compare.js";
+import { CLIENT_CORE } from "./client-core.js";
+import { CLIENT_CSV } from "./client-csv.js";
+import { CLIENT_DIMENSIONS } from "./client-dimensions.js";
+import { CLIENT_DRILLDOWN } from "./client-drilldown.js";
+import { CLIENT_MODELS } from "./client-models.js";
 
-  function setState(name) { document.body.setAttribute("data-state", name); }
-  function usd(n) { return "$" + Number(n || 0).toFixed(4); }
-  function int(n) { return Number(n || 0).toLocaleString("en-US"); }
-  function isoDate(d) {
-    var local = new Date(d.getTime() - d.getTimezoneOffset() * 60000);
-    return local.toISOString().slice(0, 10);
-  }
-
+const CLIENT_MAIN = String.raw`
   function takeKeyFromHash() {
     var m = /(?:^#|&)key=([^&]+)/.exec(location.hash);
     if (!m) return;
     localStorage.setItem(KEY_STORAGE, decodeURIComponent(m[1]));
     history.replaceState(null, "", location.pathname + location.search);
-  }
-
-  function ApiError(status, body) { this.status = status; this.body = body; }
-
-  function api(path, params) {
-    var qs = new URLSearchParams();
-    Object.keys(params || {}).forEach(function (k) {
-      if (params[k] !== undefined && params[k] !== null && params[k] !== "") qs.set(k, params[k]);
-    });
-    var query = qs.toString();
-    return fetch(path + (query ? "?" + query : ""), { headers: { "x-api-key": state.key } }).then(function (res) {
-      return res.json().catch(function () { return {}; }).then(function (body) {
-        if (!res.ok) throw new ApiError(res.status, body);
-        return body;
-      });
-    });
   }
 
   function showKeyPanel(message) {
@@ -54,14 +30,13 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
     $("key-input").focus();
   }
 
+  // Always an explicit start and end, so the previous period has the same length.
   function rangeParams() {
     var start = $("start").value;
     var end = $("end").value;
     var p = { timeZone: timeZone };
-    if (start) p.start = new Date(start + "T00:00:00").toISOString();
-    if (end) p.end = new Date(new Date(end + "T00:00:00").getTime() + DAY).toISOString();
-    else p.end = new Date().toISOString();
-    if (!start) p.days = 30;
+    p.end = end ? new Date(new Date(end + "T00:00:00").getTime() + DAY).toISOString() : new Date().toISOString();
+    p.start = start ? new Date(start + "T00:00:00").toISOString() : new Date(Date.parse(p.end) - 30 * DAY).toISOString();
     return p;
   }
 
@@ -71,129 +46,24 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
     $("start").value = isoDate(new Date(today.getTime() - (days - 1) * DAY));
   }
 
-  // Splits a long model name at its hyphens into lines of at most max characters (a
-  // part longer than that keeps a line of its own), so no name is cut at the edge.
-  function wrapLabel(text, max) {
-    text = String(text);
-    if (text.length <= max) return text;
-    var lines = [], line = "";
-    var parts = text.split("-");
-    parts.forEach(function (part, i) {
-      if (i < parts.length - 1) part += "-";
-      if (line && (line + part).length > max) { lines.push(line); line = part; } else { line += part; }
-    });
-    if (line) lines.push(line);
-    return lines;
-  }
-
-  function chart(id, type, labels, values, label) {
-    var existing = state.charts[id];
-    if (existing) {
-      existing.data.labels = labels;
-      existing.data.datasets[0].data = values;
-      existing.update();
-      return existing;
-    }
-    var palette = ["#3461d1", "#d1346e", "#34a0d1", "#e0a100", "#2e9e5b", "#8a4fd1", "#d16a34", "#5b6b85"];
-    state.charts[id] = new Chart($(id), {
-      type: type,
-      data: {
-        labels: labels,
-        datasets: [{
-          label: label,
-          data: values,
-          borderColor: type === "line" ? palette[0] : undefined,
-          backgroundColor: type === "line" ? "rgba(52,97,209,0.15)" : palette,
-          fill: type === "line",
-          tension: 0
-        }]
-      },
-      // Model names are long: bars run sideways so each name is written out in full on
-      // its own line instead of rotated and cut at the canvas edge on a phone.
-      options: {
-        responsive: true,
-        indexAxis: type === "bar" ? "y" : "x",
-        scales: type === "bar" ? { y: { ticks: { callback: function (value) { return wrapLabel(this.getLabelForValue(value), 18); } } } } : undefined,
-        plugins: { legend: { display: type === "doughnut" } }
-      }
-    });
-    return state.charts[id];
-  }
-
-  function fillTable(id, rows, cells) {
-    var body = $(id).querySelector("tbody");
-    body.textContent = "";
-    rows.forEach(function (row) {
-      var tr = document.createElement("tr");
-      cells(row).forEach(function (c, i) {
-        var td = document.createElement("td");
-        td.textContent = c;
-        if (i > 0 && /^[$0-9,.]+$/.test(c)) td.className = "num";
-        tr.appendChild(td);
-      });
-      body.appendChild(tr);
-    });
-  }
-
-  function statusItems(status) {
-    if (Array.isArray(status)) return status;
-    if (status && typeof status === "object") {
-      var keys = ["limits", "statuses", "budgets", "items"];
-      for (var i = 0; i < keys.length; i++) if (Array.isArray(status[keys[i]])) return status[keys[i]];
-    }
-    return [];
-  }
-
-  function renderBudgets(status) {
-    var items = statusItems(status);
-    var box = $("budgets");
-    box.textContent = "";
-    $("budget-section").hidden = status === null;
-    if (status !== null && items.length === 0) box.textContent = "No limits apply.";
-    items.forEach(function (item) {
-      var limit = Number(item.limit || 0);
-      var used = Number(item.used || 0);
-      var pct = limit > 0 ? Math.min(100, (used / limit) * 100) : 0;
-      var g = document.createElement("div");
-      g.className = "gauge";
-      var title = document.createElement("div");
-      title.textContent = (item.limitId || item.id || item.scope || "limit") + ": " + used + " of " + limit +
-        (item.metric === "cost" ? " USD" : item.metric ? " " + item.metric : "") + " (" + pct.toFixed(0) + "%)";
-      var bar = document.createElement("div");
-      bar.className = "bar";
-      var fill = document.createElement("div");
-      fill.className = "fill" + (pct >= 95 ? " bad" : pct >= 80 ? " warn" : "");
-      fill.style.width = pct + "%";
-      bar.appendChild(fill);
-      g.appendChild(title);
-      g.appendChild(bar);
-      box.appendChild(g);
-    });
-  }
-
   function render(d) {
     var s = d.summary;
     $("total-cost").textContent = usd(s.totalCost);
     $("total-requests").textContent = int(s.totalRequests);
     $("total-tokens").textContent = int(s.totalTokens);
     $("unpriced").textContent = int(s.unpricedRequests);
-    var empty = s.totalRequests === 0;
-    $("empty").hidden = !empty;
+    $("empty").hidden = s.totalRequests !== 0;
+    renderCompare(s, d.previous, d.previousRange);
     chart("trend-chart", "line", d.trend.map(function (p) { return p.date; }), d.trend.map(function (p) { return p.cost; }), "Cost (USD)");
     chart("model-chart", "bar", d.byModel.map(function (m) { return m.key; }), d.byModel.map(function (m) { return m.totalCost; }), "Cost (USD)");
     chart("agent-chart", "doughnut", d.byAgent.map(function (a) { return a.key; }), d.byAgent.map(function (a) { return a.totalCost; }), "Cost (USD)");
     $("top-users-section").hidden = d.topUsers === null;
-    fillTable("top-users", d.topUsers || [], function (u) { return [u.key, int(u.totalRequests), int(u.totalTokens), usd(u.totalCost)]; });
+    fillTable("top-users", d.topUsers || [], function (u) { return [u.key, int(u.totalRequests), int(u.totalTokens), usd(u.totalCost)]; },
+      function (u) { drillThreads(u.key).then(function () { $("drill-section").scrollIntoView(); }); }, function (u) { return u.key !== null; });
     fillTable("top-threads", d.topThreads, function (t) { return [t.key, t.userId || "", int(t.totalRequests), usd(t.totalCost)]; });
-    renderBudgets(d.budget);
-    setState(empty ? "empty" : "ready");
-  }
-
-  function optional(promise, statuses) {
-    return promise.catch(function (e) {
-      if (e instanceof ApiError && statuses.indexOf(e.status) >= 0) return null;
-      throw e;
-    });
+    renderBudgets(d.budget, d.budgetScope);
+    renderModels(d.latency, d.byModel);
+    fillDimensionSelect(d.dimensionNames);
   }
 
   function load() {
@@ -205,7 +75,9 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
     var admin = state.who && state.who.role === "admin";
     var user = admin ? $("user-filter").value.trim() : state.who.userId;
     var scoped = Object.assign({}, range, admin && user ? { userId: user } : {});
-    var budgetUser = user || null;
+    var prev = Object.assign(previousRange(range), admin && user ? { userId: user } : {});
+    var budget = user ? optional(api("budgets/status/" + encodeURIComponent(user)), [404, 501])
+      : admin ? optional(api("budgets/status"), [404, 501]) : Promise.resolve(null);
     return Promise.all([
       api("token-usage/summary", scoped),
       api("token-usage/trend", scoped),
@@ -213,12 +85,23 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
       api("token-usage/by-agent", scoped),
       api("token-usage/top-threads", Object.assign({ limit: 10 }, scoped)),
       admin && !user ? api("token-usage/top-users", Object.assign({ limit: 10 }, range)) : Promise.resolve(null),
-      budgetUser ? optional(api("budgets/status/" + encodeURIComponent(budgetUser)), [404, 501]) : Promise.resolve(null)
+      budget,
+      api("token-usage/summary", prev),
+      api("token-usage/latency-by-model", scoped),
+      api("token-usage/all", Object.assign({ limit: DIMENSION_SAMPLE }, scoped))
     ]).then(function (r) {
       if (loadId !== state.loads) return;
-      state.data = { range: scoped, summary: r[0], trend: r[1], byModel: r[2], byAgent: r[3], topThreads: r[4], topUsers: r[5], budget: r[6] };
-      $("loading").hidden = true;
+      state.data = {
+        range: scoped, summary: r[0], trend: r[1], byModel: r[2], byAgent: r[3], topThreads: r[4], topUsers: r[5],
+        budget: r[6], budgetScope: user ? "user " + user : "shared limits", previous: r[7], previousRange: prev,
+        latency: r[8], dimensionNames: dimensionNames(r[9])
+      };
       render(state.data);
+      return Promise.all([loadDimension(scoped), drillStart(scoped, state.data.topUsers, user)]);
+    }).then(function () {
+      if (loadId !== state.loads) return;
+      $("loading").hidden = true;
+      setState(state.data.summary.totalRequests === 0 ? "empty" : "ready");
     }).catch(function (e) {
       if (loadId !== state.loads) return;
       $("loading").hidden = true;
@@ -257,6 +140,7 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
   $("start").addEventListener("change", function () { if (state.who) load(); });
   $("end").addEventListener("change", function () { if (state.who) load(); });
   $("user-filter").addEventListener("keydown", function (ev) { if (ev.key === "Enter") load(); });
+  $("dimension").addEventListener("change", function () { if (state.data) loadDimension(state.data.range); });
   Array.prototype.forEach.call(document.querySelectorAll("[data-days]"), function (b) {
     b.addEventListener("click", function () { setPreset(Number(b.getAttribute("data-days"))); if (state.who) load(); });
   });
@@ -264,5 +148,17 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
   setPreset(30);
   takeKeyFromHash();
   start();
-})();
 `;
+
+export const DASHBOARD_SCRIPT = [
+  '(function () {\n  "use strict";',
+  CLIENT_CORE,
+  CLIENT_BUDGETS,
+  CLIENT_COMPARE,
+  CLIENT_MODELS,
+  CLIENT_DIMENSIONS,
+  CLIENT_DRILLDOWN,
+  CLIENT_CSV,
+  CLIENT_MAIN,
+  "})();\n",
+].join("\n");

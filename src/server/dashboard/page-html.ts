@@ -41,6 +41,14 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   .gauge .fill { height: 100%; background: var(--accent); }
   .gauge .fill.warn { background: var(--warn); }
   .gauge .fill.bad { background: var(--bad); }
+  .note { color: var(--muted); font-size: 12px; margin: 6px 0 0; }
+  section h2 .note { font-weight: normal; }
+  tr.link { cursor: pointer; }
+  tr.link:hover, tr.link:focus { background: #eef2fb; }
+  tr.link td:first-child { color: var(--accent); text-decoration: underline; }
+  .crumb { border: none; background: none; padding: 0; color: var(--accent); text-decoration: underline; }
+  #drill-path { margin-bottom: 6px; overflow-wrap: anywhere; }
+  select { font: inherit; padding: 4px 8px; border: 1px solid var(--line); border-radius: 4px; background: #fff; max-width: 100%; }
   .notice { grid-column: 1 / -1; padding: 24px; text-align: center; color: var(--muted); }
   .error { color: var(--bad); }
   [hidden] { display: none !important; }
@@ -67,6 +75,7 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   </div>
   <label>User <input type="text" id="user-filter" placeholder="all users" maxlength="1024"></label>
   <button type="button" id="apply" class="primary">Apply</button>
+  <button type="button" id="download-csv" title="Every call of the range and user filter (or of the thread shown in the drill-down)">Download CSV</button>
   <span id="who" style="margin-left:auto;color:var(--muted)"></span>
   <button type="button" id="sign-out">Change key</button>
 </header>
@@ -91,16 +100,40 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
     <section class="card"><div class="hint">Tokens</div><div class="value" id="total-tokens">–</div></section>
     <section class="card"><div class="hint">Unpriced requests</div><div class="value" id="unpriced">–</div></section>
   </div>
+  <section id="budget-section" class="wide" hidden><h2>Budgets <span id="budget-scope" class="note"></span></h2><div id="budgets"></div></section>
+  <section class="wide"><h2>This period against the previous one <span id="compare-range" class="note"></span></h2>
+    <table id="compare"><thead><tr><th></th><th class="num">This period</th><th class="num">Previous</th><th class="num">Change</th></tr></thead><tbody></tbody></table>
+  </section>
   <section class="wide"><h2>Cost over time</h2><div class="chart-box"><canvas id="trend-chart"></canvas></div></section>
   <section><h2>Cost by model</h2><div class="chart-box"><canvas id="model-chart"></canvas></div></section>
   <section><h2>Cost by agent</h2><div class="chart-box"><canvas id="agent-chart"></canvas></div></section>
+  <section id="models-section"><h2>Errors and latency by model</h2>
+    <table id="models"><thead><tr><th>Model</th><th class="num">Calls</th><th class="num">Errors</th><th class="num">p50 ms</th><th class="num">p95 ms</th></tr></thead><tbody></tbody></table>
+    <p id="latency-note" class="note"></p>
+  </section>
+  <section id="unpriced-section"><h2>Unpriced calls</h2>
+    <p class="note">Calls to models without a known price count $0: add their prices to trust the totals.</p>
+    <p id="unpriced-none" hidden>Every call in this range has a price.</p>
+    <table id="unpriced-models"><thead><tr><th>Model</th><th>Provider</th><th class="num">Calls</th></tr></thead><tbody></tbody></table>
+  </section>
+  <section id="dimension-section" class="wide"><h2>Cost by <select id="dimension" aria-label="Charge-back dimension"></select></h2>
+    <p id="dimension-none" class="note" hidden>No charge-back dimensions (tenant, feature, ...) on the newest calls of this range.</p>
+    <div id="dimension-view">
+      <div class="chart-box"><canvas id="dimension-chart"></canvas></div>
+      <table id="by-dimension"><thead><tr><th id="dimension-value-header">Value</th><th class="num">Calls</th><th class="num">Tokens</th><th class="num">Cost</th></tr></thead><tbody></tbody></table>
+    </div>
+  </section>
   <section id="top-users-section"><h2>Top users</h2>
     <table id="top-users"><thead><tr><th>User</th><th class="num">Requests</th><th class="num">Tokens</th><th class="num">Cost</th></tr></thead><tbody></tbody></table>
   </section>
   <section><h2>Top threads</h2>
     <table id="top-threads"><thead><tr><th>Thread</th><th>User</th><th class="num">Requests</th><th class="num">Cost</th></tr></thead><tbody></tbody></table>
   </section>
-  <section id="budget-section" hidden><h2>Budgets</h2><div id="budgets"></div></section>
+  <section id="drill-section" class="wide"><h2>Drill-down</h2>
+    <div id="drill-path"></div>
+    <table id="drill"><thead><tr></tr></thead><tbody></tbody></table>
+    <button type="button" id="drill-more" hidden>More calls</button>
+  </section>
 </main>
 <script src="dashboard/chart.umd.js"></script>
 <script src="dashboard/app.js"></script>

@@ -1,5 +1,6 @@
 /** Usage grouped by model, agent, provider or a charge-back dimension; trends, top lists, the report. */
 import type { FastifyInstance } from "fastify";
+import { DEFAULT_LATENCY_SAMPLE, MAX_LATENCY_SAMPLE, modelLatency } from "../../query/model-latency.js";
 import type { Granularity } from "../../query/time-buckets.js";
 import { requireAdmin, scopedUser } from "../auth/authenticate.js";
 import { HttpError } from "../http-errors.js";
@@ -29,6 +30,31 @@ export function breakdownRoutes(monitor: ServerMonitor) {
     grouped("/by-model", "Usage per model", (o) => monitor.getUsageByModel(o));
     grouped("/by-agent", "Usage per agent", (o) => monitor.getUsageByAgent(o));
     grouped("/by-provider", "Usage per provider", (o) => monitor.getUsageByProvider(o));
+
+    app.get<{ Querystring: Scoped & { maxRecords?: number } }>(
+      "/latency-by-model",
+      {
+        schema: {
+          tags: ["breakdowns"],
+          summary: "Latency percentiles (p50, p95) and error rate per model, from the newest `maxRecords` calls of the range",
+          querystring: querySchema({
+            ...rangeProperties,
+            ...userFilterProperty,
+            maxRecords: {
+              type: "integer",
+              minimum: 1,
+              maximum: MAX_LATENCY_SAMPLE,
+              description: `Calls read at most, newest first (default ${DEFAULT_LATENCY_SAMPLE}); \`truncated\` says when the range held more.`,
+            },
+          }),
+          security,
+        },
+      },
+      async (request) => {
+        const { maxRecords, userId } = request.query;
+        return modelLatency(monitor, { ...rangeOf(request.query), userId: scopedUser(request, userId), maxRecords });
+      },
+    );
 
     app.get<{ Params: { dimension: string }; Querystring: Scoped }>(
       "/by/:dimension",

@@ -56,6 +56,15 @@ export function budgetRoutes(budget: BudgetApi | undefined) {
       },
     );
 
+    app.get(
+      "/budgets/status",
+      { schema: { tags: ["budgets"], summary: "Usage against the shared limits that name no user (admin key only)", security } },
+      async (request) => {
+        requireAdmin(request);
+        return guard().getBudgetStatus();
+      },
+    );
+
     app.get<{ Params: { userId: string } }>(
       "/budgets/status/:userId",
       {

@@ -24,7 +24,7 @@ import type { OpenedContainer } from "./container-setup.js";
 import type { CosmosContext } from "./context.js";
 import { docIdFor, toUsageDocument } from "./documents.js";
 import { storedIdsQuery } from "./queries.js";
-import { backoffMs, isTransient, messageOf, sleep, statusOf } from "./retry.js";
+import { backoffMs, batchFailure, isTransient, messageOf, sleep, statusOf } from "./retry.js";
 import {
   groupDeltas,
   groupPatch,
@@ -198,14 +198,16 @@ async function sendOnce(
     );
     results = res.result ?? [];
   } catch (err) {
-    const s = statusOf(err);
+    const { status: s, retryAfterMs } = batchFailure(err);
     const msg = messageOf(err);
     if (s === 413 || /too large|RequestEntityTooLarge|\b413\b/i.test(msg)) throw new TooLarge(msg);
-    // SDK 4.9 rewraps a batch the service refused whole (429, 503, ...) as a plain
-    // Error without a status: nothing was applied, so it is safe to send again.
-    if (isTransient(err) || /^Batch request error/.test(msg)) {
-      return { kind: "retry", error: err, retryAfterMs: (err as { retryAfterInMs?: number }).retryAfterInMs };
+    if (s !== undefined) {
+      if (RETRY_STATUS.has(s)) return { kind: "retry", error: err, retryAfterMs };
+      throw new StoreError(`Cosmos DB batch write failed with status ${s}: ${msg}`, { cause: err });
     }
+    // SDK 4.9 rewraps a batch the service refused whole (429, 503, ...) as a plain
+    // Error with neither status nor cause: nothing was applied, so it is safe to send again.
+    if (isTransient(err) || /^Batch request error/.test(msg)) return { kind: "retry", error: err, retryAfterMs };
     throw new StoreError(`Cosmos DB batch write failed: ${msg}`, { cause: err });
   }
   const failed = results.findIndex((r) => r.statusCode >= 400 && r.statusCode !== 424);

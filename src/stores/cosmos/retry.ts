@@ -34,6 +34,20 @@ export function isTransient(err: unknown): boolean {
   return e.cause !== undefined && e.cause !== err ? isTransient(e.cause) : false;
 }
 
+/**
+ * The status and retry delay of a transactional batch the service refused whole.
+ * `items.batch` rethrows it as `Error("Batch request error: ...")`: SDK 4.10+ keeps the
+ * service's answer as its `cause` (so a 403 or 400 can fail at once and a 429 wait as
+ * long as asked); 4.9 keeps neither, and `status` is then undefined.
+ */
+export function batchFailure(err: unknown): { status?: number; retryAfterMs?: number } {
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  const source = statusOf(err) !== undefined ? err : statusOf(cause) !== undefined ? cause : err;
+  return { status: statusOf(source), retryAfterMs: (source as { retryAfterInMs?: number } | null)?.retryAfterInMs };
+}
+
+export const isRetryableStatus = (status: number): boolean => RETRYABLE_STATUS.has(status);
+
 export function backoffMs(attempt: number, policy: RetryPolicy, retryAfterMs?: number): number {
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   const jittered = Math.random() * exp;

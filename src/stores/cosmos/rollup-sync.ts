@@ -13,7 +13,7 @@ import type { OpenedContainer } from "./container-setup.js";
 import type { CosmosContext, Doc } from "./context.js";
 import { fromUsageDocument } from "./documents.js";
 import { ALL_ROLLUP_TYPES, periodSourceQuery, rollupQuery } from "./queries.js";
-import { backoffMs, isTransient, messageOf, sleep } from "./retry.js";
+import { backoffMs, batchFailure, isRetryableStatus, isTransient, messageOf, sleep } from "./retry.js";
 import {
   COUNTERS,
   groupDeltas,
@@ -81,6 +81,7 @@ export async function syncDay(
   const pk = ctx.pk(o, userId, day.slice(0, 7));
   for (let attempt = 1; ; attempt++) {
     let error: unknown;
+    let retryAfterMs: number | undefined;
     try {
       ctx.metrics.batchRequests++;
       ctx.metrics.batchOperations += ops.length;
@@ -94,16 +95,21 @@ export async function syncDay(
       error = new Error(`a rollup rewrite answered ${failed.statusCode}`);
     } catch (err) {
       if (err instanceof StoreError) throw err;
+      const refused = batchFailure(err);
+      if (refused.status !== undefined && !isRetryableStatus(refused.status)) {
+        throw new StoreError(`Cosmos DB rollup rewrite failed with status ${refused.status}: ${messageOf(err)}`, { cause: err });
+      }
       // SDK 4.9 rewraps a batch refused whole (429, 503) as a plain Error without a status.
-      if (!isTransient(err) && !/^Batch request error/.test(messageOf(err))) {
+      if (refused.status === undefined && !isTransient(err) && !/^Batch request error/.test(messageOf(err))) {
         throw new StoreError(`Cosmos DB rollup rewrite failed: ${messageOf(err)}`, { cause: err });
       }
       error = err;
+      retryAfterMs = refused.retryAfterMs;
     }
     if (attempt >= ctx.policy.maxAttempts) {
       throw new StoreError(`Cosmos DB rollup rewrite still failing after ${attempt} attempts: ${messageOf(error)}`, { cause: error });
     }
-    await sleep(backoffMs(attempt, ctx.policy));
+    await sleep(backoffMs(attempt, ctx.policy, retryAfterMs));
   }
 }
 
