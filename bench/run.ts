@@ -17,12 +17,14 @@ import { benchHandlerOverhead } from "./handler-overhead.js";
 import { benchLeaderboards } from "./leaderboards.js";
 import { benchSqliteScale } from "./sqlite-scale.js";
 import { benchTelemetry } from "./telemetry.js";
+import { benchWholeCost } from "./whole-cost.js";
 import { machine, type Row } from "./stats.js";
 
 const quick = process.argv.includes("--quick");
 const onlyAt = process.argv.indexOf("--only");
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 const allSections: Array<[string, () => Promise<Row[]>]> = [
+  ["whole cost", () => benchWholeCost()],
   ["handler overhead", () => benchHandlerOverhead()],
   ["concurrent agent runs", () => benchConcurrency(1000, quick ? 1 : 3)],
   ["budget check", () => benchBudget()],
@@ -67,6 +69,50 @@ ${table}
 
 ## How each figure is measured
 
+- **Whole cost** (\`bench/whole-cost.ts\`): what tracking a model call costs in all, not only the slice on
+  the agent's path. 200 \`invoke()\` calls in a row on a scripted chat model that reports usage (the one the
+  examples use), and inside the same timed window \`awaitAllCallbacks()\` (LangChain's background callback
+  queue) and, for this package, \`monitor.flush()\`: building, validating, pricing, metadata sanitising and
+  secret redaction, the message to the SQLite worker and the insert with its rollups. CPU is
+  \`process.cpuUsage()\`, which counts every thread of the process (the SQLite worker and the garbage
+  collector's helpers included); wall is the window's length. Four kinds, interleaved round by round with
+  their order rotating, 30 rounds after 5 of warm-up, medians per call: no handler, a no-op handler, this
+  package as an application gets it by default (a SQLite file in a temp folder, on the worker thread,
+  the default budget guard with no limits set) and \`@langfuse/langchain\`'s handler without an exporter. "Over a no-op handler" subtracts
+  LangChain's own callback machinery. The window holds 200 calls: the writer writes one batch per flush,
+  so fewer calls per flush cost more per call (a lone call pays a whole transaction), more cost less.
+  \`bench/profile-whole-cost.ts\` runs this package's kind alone under \`node --cpu-prof\`, and
+  \`bench/cpu-profile-summary.ts\` prints a profile's self time by function and by file. Note that V8's
+  samples are taken in wall time: on a loaded machine a thread preempted inside \`postMessage\` shows it as
+  its cost, so thread CPU (\`/proc/self/task/*/stat\`) and the A/B runs below decide, not the profile alone.
+- **What each change to the whole cost bought** (\`bench/compare-revisions.ts <rev>...\`: each revision of
+  \`src/\` in child processes of its own taking turns with the working tree, 60 rounds of 200 calls each,
+  added CPU per call over a no-op handler, median of 3 or 4 children; on one 2-core machine shared with
+  other work, so differences under ~5 µs are within the noise). Before this work: 40.8 µs (revision
+  8ba6e5a); after, on the same line: 29.6 µs; on top of the merged main of the time (0e4f845, which
+  costs 45.7 µs in the same run): 26.5 µs.
+  - the handler built the record's input as \`{ ...usage, id, runId, ... }\`: a spread followed by a dozen
+    more keys cost 18 µs per record in isolation on Node 20 (each added key a slow map transition), now
+    1.7 µs written out field by field; in child processes the change measured 40.8 to 39.6 µs (within the
+    noise: the slow path shows most in a long-lived, polymorphic process);
+  - \`extractModel\` built arrays of every candidate name before taking the first (4.9 µs per call in
+    isolation, now 0.6 µs reading candidates one at a time); \`extractUsage\`, on the agent's path, used
+    per-call closures and intermediate arrays (2.6 µs, now 0.3 µs with plain loops): together 39.6 to
+    32.0 µs, and the on-path slice ("handler overhead") from 1.53 to about 1.0 µs;
+  - no per-call array for the well-known dimension keys, no \`filter\`/\`map\` chain for empty tags, no
+    \`Object.entries\` for empty dimensions: 32.0 to 29.4 µs;
+  - the worker-thread store sends rows (values in column order) instead of record objects, and the
+    worker inserts them as they come (\`SqliteUsageStore.appendRows\`): cloning a record object writes and
+    reads its 36 keys for every record. Measured between 0 and 7 µs less per call across runs
+    (37.2 to 30.2 in three alternating pairs; 29.4 to 29.6 in the four-revision run);
+  - tried and reverted: building each record at the end of the turn its call ended in (\`setImmediate\`),
+    so that a finished call's \`LLMResult\` and metadata die young instead of waiting for the writer's
+    batch: 35.7 vs 35.5 µs in three alternating pairs, no gain.
+  Where the rest goes (thread CPU from \`/proc/self/task\`, same bench): about half on the main thread
+  (LangChain handing the run to one more handler, the record, the writer, the clone to the worker,
+  the budget guard's \`observe\`, and the garbage all of it leaves), about 12 µs in the SQLite worker
+  (an in-process \`append\` of 200 such records costs about 13 µs per record, 3.4 µs of it the rollups
+  kept in the same transaction), and a few µs in the collector's helper threads.
 - **Handler overhead**: \`handleChatModelStart\` + \`handleLLMEnd\` called directly with a realistic
   \`LLMResult\` (OpenAI-shaped, with cached tokens), 1,000 calls per batch, 40 batches per handler,
   interleaved (ours, a no-op handler, \`@langfuse/langchain\`'s handler without an exporter) so all three

@@ -93,6 +93,8 @@ export function resolveAgentName(
   return defaults.agentName;
 }
 
+const WELL_KNOWN_DIMENSIONS = ["tenant", "tenant_id", "department", "feature"];
+
 /** Charge-back dimensions from `metadata.dimensions` and well-known keys such as `feature`. */
 export function resolveDimensions(
   metadata: Record<string, unknown> | undefined,
@@ -104,7 +106,7 @@ export function resolveDimensions(
     // Names that could not be stored are left out rather than losing the call.
     for (const [k, v] of Object.entries(fromMetadata)) if (typeof v === "string" && DIMENSION_NAME.test(k)) out[k] = v;
   }
-  for (const key of ["tenant", "tenant_id", "department", "feature"]) {
+  for (const key of WELL_KNOWN_DIMENSIONS) {
     const v = stringField(metadata, key);
     if (v !== undefined && out[key] === undefined) out[key] = v;
   }

@@ -34,7 +34,7 @@ export interface ExtractedModel {
   provider: string | null;
 }
 
-const RESPONSE_MODEL_PATHS: string[][] = [
+const RESPONSE_MODEL_PATHS: Array<[string, string, string?]> = [
   ["message", "response_metadata", "model_name"],
   ["message", "response_metadata", "model"],
   ["message", "response_metadata", "modelVersion"],
@@ -54,35 +54,72 @@ export function extractModel(output: unknown, start: ModelStart = {}): Extracted
   }
 }
 
+/*
+ * Every rule is "the first usable name, in this order"; the candidates are read one at a
+ * time and the search stops at the first name, rather than building arrays of every
+ * candidate first (this runs once per model call).
+ */
 function extract(output: unknown, start: ModelStart): ExtractedModel {
   const kwargs = asDict(read(start?.serialized, "kwargs"));
-  const generations = asList(read(output, "generations")).flatMap((p) => (Array.isArray(p) ? asList(p) : [p]));
+  const generations = generationList(output);
+  const invocationParams = start?.invocationParams;
 
-  const responseModel = firstName(generations.flatMap((g) => RESPONSE_MODEL_PATHS.map((path) => readPath(g, ...path))))
-    ?? firstName([readPath(output, "llmOutput", "model_name"), readPath(output, "llmOutput", "model")]);
-  const deployment = firstName([
-    ...DEPLOYMENT_KEYS.map((k) => read(kwargs, k)),
-    ...DEPLOYMENT_KEYS.map((k) => read(start?.invocationParams, k)),
-    ...BASE_PATH_KEYS.map((k) => deploymentFromBasePath(read(kwargs, k))),
-  ]);
-  const provider =
-    firstName([read(start?.metadata, "ls_provider")]) ??
-    firstName(generations.map((g) => readPath(g, "message", "response_metadata", "model_provider")));
+  const responseModel =
+    responseModelName(generations) ?? asName(readPath(output, "llmOutput", "model_name")) ?? asName(readPath(output, "llmOutput", "model"));
+  const deployment = firstKey(kwargs, DEPLOYMENT_KEYS) ?? firstKey(invocationParams, DEPLOYMENT_KEYS) ?? basePathDeployment(kwargs);
+  const provider = asName(read(start?.metadata, "ls_provider")) ?? generationProvider(generations);
 
-  const explicitModel = firstName(DECLARED_MODEL_KEYS.map((k) => read(kwargs, k)));
-  const declaredModel =
-    firstName([read(start?.metadata, "ls_model_name")]) ??
-    firstName(DECLARED_MODEL_KEYS.map((k) => read(start?.invocationParams, k))) ??
-    explicitModel;
+  const explicitModel = firstKey(kwargs, DECLARED_MODEL_KEYS);
+  const declaredModel = asName(read(start?.metadata, "ls_model_name")) ?? firstKey(invocationParams, DECLARED_MODEL_KEYS) ?? explicitModel;
   // A deployment-only Azure client declares the class default model: the deployment says more.
   const fallback = deployment && provider === "azure" ? (explicitModel ?? deployment) : declaredModel;
 
   return { model: responseModel ?? fallback ?? null, deployment: deployment ?? null, provider: provider ?? null };
 }
 
-function firstName(values: unknown[]): string | undefined {
-  for (const v of values) {
-    const name = asName(v);
+/** `generations` flattened one level (a list per prompt, or bare generations). */
+function generationList(output: unknown): unknown[] {
+  const prompts = asList(read(output, "generations"));
+  if (prompts.length === 1 && Array.isArray(prompts[0])) return asList(prompts[0]);
+  const out: unknown[] = [];
+  for (const p of prompts) {
+    if (Array.isArray(p)) for (const g of asList(p)) out.push(g);
+    else out.push(p);
+  }
+  return out;
+}
+
+function responseModelName(generations: unknown[]): string | undefined {
+  for (const g of generations) {
+    for (const [a, b, c] of RESPONSE_MODEL_PATHS) {
+      const name = asName(readPath(g, a, b, c));
+      if (name) return name;
+    }
+  }
+  return undefined;
+}
+
+function generationProvider(generations: unknown[]): string | undefined {
+  for (const g of generations) {
+    const name = asName(readPath(g, "message", "response_metadata", "model_provider"));
+    if (name) return name;
+  }
+  return undefined;
+}
+
+function firstKey(obj: unknown, keys: string[]): string | undefined {
+  if (obj === undefined || obj === null) return undefined;
+  for (const k of keys) {
+    const name = asName(read(obj, k));
+    if (name) return name;
+  }
+  return undefined;
+}
+
+function basePathDeployment(kwargs: unknown): string | undefined {
+  if (kwargs === undefined) return undefined;
+  for (const k of BASE_PATH_KEYS) {
+    const name = asName(deploymentFromBasePath(read(kwargs, k)));
     if (name) return name;
   }
   return undefined;

@@ -24,14 +24,18 @@ export function read(obj: unknown, key: string): unknown {
   }
 }
 
-/** Reads a path of keys, stopping at the first missing step. */
-export function readPath(obj: unknown, ...keys: string[]): unknown {
-  let current = obj;
-  for (const key of keys) {
-    current = read(current, key);
-    if (current === undefined) return undefined;
-  }
-  return current;
+/**
+ * Reads a path of up to four keys, stopping at the first missing step. Fixed parameters
+ * rather than a rest array: this runs several times per model call.
+ */
+export function readPath(obj: unknown, k1: string, k2?: string, k3?: string, k4?: string): unknown {
+  let current = read(obj, k1);
+  if (k2 === undefined || current === undefined) return current;
+  current = read(current, k2);
+  if (k3 === undefined || current === undefined) return current;
+  current = read(current, k3);
+  if (k4 === undefined || current === undefined) return current;
+  return read(current, k4);
 }
 
 /** A token count: a non-negative safe integer up to MAX_TOKEN_COUNT; anything else is absent. */

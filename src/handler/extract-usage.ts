@@ -131,61 +131,79 @@ export function extractUsage(output: unknown, stream?: StreamObservation, provid
   }
 }
 
+/*
+ * Runs on the agent's path (usage cannot wait: see the handler), so the common case (one
+ * prompt, one generation with usage_metadata) allocates little: plain loops, no closures.
+ */
 function extract(output: unknown, stream: StreamObservation | undefined, providerHint: unknown): ExtractedUsage {
   const prompts = asList(read(output, "generations")).map((p) => (Array.isArray(p) ? asList(p) : [p]));
   const llmOutput = asDict(read(output, "llmOutput"));
-  const provider = typeof providerHint === "string" ? providerHint : prompts.flat().map((g) => readPath(g, "message", "response_metadata", "model_provider")).find((p) => typeof p === "string");
-  const requests = Math.max(1, prompts.length);
-  const finish = (counts: Counts | undefined, source: UsageSource, estimated: boolean) =>
-    finishCounts(counts, source, estimated, maxThinkingGap(provider, requests));
+  const provider = typeof providerHint === "string" ? providerHint : generationProvider(prompts);
+  const maxGap = maxThinkingGap(provider, Math.max(1, prompts.length));
 
-  const fromMetadata = prompts.map((gens) => firstUsable(gens, (g) => fromUsageMetadata(readPath(g, "message", "usage_metadata"))));
-  if (fromMetadata.some(Boolean)) {
-    const perPrompt = prompts.map((gens, i) => {
-      const counts = fromMetadata[i];
-      return counts ? correctStreaming(counts, gens, stream) : undefined;
-    });
-    return finish(sum(perPrompt), "usage_metadata", false);
+  let fromMetadata: Counts | undefined;
+  for (const gens of prompts) {
+    const counts = firstUsageMetadata(gens);
+    if (counts) fromMetadata = add(fromMetadata, correctStreaming(counts, gens, stream));
   }
+  if (fromMetadata) return finishCounts(fromMetadata, "usage_metadata", false, maxGap);
 
   const tokenUsage = fromCamelCase(read(llmOutput, "tokenUsage"));
-  if (tokenUsage) return finish(tokenUsage, "llm_output_token_usage", false);
+  if (tokenUsage) return finishCounts(tokenUsage, "llm_output_token_usage", false, maxGap);
 
-  const raw =
-    fromRawProviderUsage(read(llmOutput, "usage")) ??
-    sum(prompts.map((gens) => firstUsable(gens, (g) => fromRawProviderUsage(readPath(g, "message", "response_metadata", "usage")))));
-  if (raw) return finish(raw, "provider_raw_usage", false);
+  let raw = fromRawProviderUsage(read(llmOutput, "usage"));
+  if (!raw) {
+    for (const gens of prompts) {
+      for (const g of gens) {
+        const counts = fromRawProviderUsage(readPath(g, "message", "response_metadata", "usage"));
+        if (counts) {
+          raw = add(raw, counts);
+          break;
+        }
+      }
+    }
+  }
+  if (raw) return finishCounts(raw, "provider_raw_usage", false, maxGap);
 
   const estimate = read(llmOutput, "estimatedTokenUsage");
   // Snake case there is a copy of the Responses API stream's usage_metadata: real usage.
   const snake = fromUsageMetadata(estimate);
-  if (snake) return finish(snake, "estimated_token_usage", false);
+  if (snake) return finishCounts(snake, "estimated_token_usage", false, maxGap);
   const camel = fromCamelCase(estimate);
-  if (camel) return finish(camel, "estimated_token_usage", !isResponsesApiResult(llmOutput, prompts));
+  if (camel) return finishCounts(camel, "estimated_token_usage", !isResponsesApiResult(llmOutput, prompts), maxGap);
 
   return { ...EMPTY };
 }
 
-function firstUsable(gens: unknown[], parse: (g: unknown) => Counts | undefined): Counts | undefined {
+function generationProvider(prompts: unknown[][]): string | undefined {
+  for (const gens of prompts) {
+    for (const g of gens) {
+      const p = readPath(g, "message", "response_metadata", "model_provider");
+      if (typeof p === "string") return p;
+    }
+  }
+  return undefined;
+}
+
+function firstUsageMetadata(gens: unknown[]): Counts | undefined {
   for (const g of gens) {
-    const counts = parse(g);
+    const counts = fromUsageMetadata(readPath(g, "message", "usage_metadata"));
     if (counts) return counts;
   }
   return undefined;
 }
 
-function sum(list: Array<Counts | undefined>): Counts | undefined {
-  const present = list.filter((c): c is Counts => c !== undefined);
-  if (present.length === 0) return undefined;
-  if (present.length === 1) return present[0];
-  return present.reduce((acc, c) => ({
+/** Separate prompts are separate requests: their counts add up (a total only when both have one). */
+function add(acc: Counts | undefined, c: Counts): Counts {
+  if (!acc) return c;
+  return {
     input: acc.input + c.input,
     output: acc.output + c.output,
     total: acc.total !== undefined && c.total !== undefined ? acc.total + c.total : undefined,
     cacheRead: acc.cacheRead + c.cacheRead,
     cacheWrite: acc.cacheWrite + c.cacheWrite,
     reasoning: acc.reasoning + c.reasoning,
-  }));
+  };
 }
 
 /** LangChain's UsageMetadata: input_tokens/output_tokens inclusive, details as breakdowns. */
@@ -270,7 +288,7 @@ function isResponsesApiResult(llmOutput: Dict | undefined, prompts: unknown[][])
 /** Undoes the streaming miscounts of the Anthropic and Google GenAI clients (see module header). */
 function correctStreaming(counts: Counts, gens: unknown[], stream: StreamObservation | undefined): Counts {
   if (!stream) return counts;
-  const provider = gens.map((g) => readPath(g, "message", "response_metadata", "model_provider")).find((p) => typeof p === "string");
+  const provider = generationProvider([gens]);
   const c = { ...counts };
   const start = stream.anthropicStartOutputTokens;
   if (provider === "anthropic" && start !== undefined && start > 0 && c.output >= start) {

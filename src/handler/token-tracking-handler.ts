@@ -12,23 +12,13 @@ import type { Serialized } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import type { LLMResult } from "@langchain/core/outputs";
 import type { ChainValues } from "@langchain/core/utils/types";
-import { RECORD_ID, buildRecord, type UsageInput } from "../record/build-record.js";
 import type { OperationType, UsageRecord } from "../record/types.js";
 import type { Pricer } from "../pricing/types.js";
 import type { Logger, RecordSink } from "../writer/buffered-writer.js";
-import {
-  chainAgentName,
-  cleanTags,
-  clip,
-  resolveAgentName,
-  resolveDimensions,
-  resolveThreadId,
-  resolveUserId,
-  type AttributionDefaults,
-  type ChainRun,
-} from "./attribution.js";
+import { chainAgentName, resolveAgentName, type AttributionDefaults, type ChainRun } from "./attribution.js";
 import { extractModel, type ExtractedModel } from "./extract-model.js";
-import { extractUsage, observeStreamChunk, type ExtractedUsage, type StreamObservation } from "./extract-usage.js";
+import { extractUsage, observeStreamChunk, type ExtractedUsage } from "./extract-usage.js";
+import { requestMetadata, runRecord, type ModelRun } from "./run-record.js";
 
 export interface TokenTrackingHandlerOptions extends AttributionDefaults {
   sink: RecordSink;
@@ -38,26 +28,8 @@ export interface TokenTrackingHandlerOptions extends AttributionDefaults {
   logger?: Logger;
 }
 
-interface ModelRun {
-  operation: OperationType;
-  /** performance.now() at start, for latency. */
-  startedAt: number;
-  /** Wall clock at start: the record's timestamp (the price in force then applies). */
-  startedAtEpochMs: number;
-  latencyMs?: number;
-  parentRunId: string | undefined;
-  agentName: string | undefined;
-  tags: string[] | undefined;
-  metadata: Record<string, unknown> | undefined;
-  extraParams: Record<string, unknown> | undefined;
-  serialized: Serialized;
-  runName: string | undefined;
-  stream?: StreamObservation;
-}
 
-/** Metadata keys that are attribution or LangChain plumbing, not the application's own. */
-const PLUMBING_KEY =
-  /^(ls_|langgraph_|checkpoint_|__pregel|lc_)|^(versions|user_id|userId|thread_id|threadId|conversation_id|session_id|dimensions|tenant|tenant_id|department|feature)$/;
+
 
 /** A model call running longer than this is taken as abandoned. */
 const ABANDONED_RUN_MS = 60 * 60 * 1000;
@@ -242,7 +214,7 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
   }
 
   private successRecord(runId: string, run: ModelRun, usage: ExtractedUsage, found: ExtractedModel, cached: boolean): UsageRecord {
-    const metadata = this.requestMetadata(run);
+    const metadata = requestMetadata(run);
     if (cached && usage.found && usage.totalTokens > 0) metadata.cache_hit_usage = { input: usage.inputTokens, output: usage.outputTokens };
     if (!usage.found && !cached) metadata.usage_missing = true;
     // The provider's total contradicted its own parts: the parts are recorded and billed, the
@@ -250,7 +222,7 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
     if (usage.contradictedTotal !== null && !cached) {
       metadata.total_tokens_mismatch = { reported_total: usage.contradictedTotal, input: usage.inputTokens, output: usage.outputTokens };
     }
-    return this.record(runId, run, {
+    return runRecord(runId, run, {
       provider: found.provider ?? "unknown",
       model: found.model ?? "unknown",
       deployment: found.deployment,
@@ -263,12 +235,12 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
       estimated: usage.estimated,
       cached,
       metadata,
-    });
+    }, this.options);
   }
 
   private errorRecord(runId: string, run: ModelRun, error: unknown): UsageRecord {
     const { model, deployment, provider } = extractModel(undefined, this.modelStart(run));
-    return this.record(runId, run, {
+    return runRecord(runId, run, {
       provider: provider ?? "unknown",
       model: model ?? "unknown",
       deployment,
@@ -276,8 +248,8 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
       outputTokens: 0,
       error: true,
       errorMessage: errorMessage(error),
-      metadata: this.requestMetadata(run),
-    });
+      metadata: requestMetadata(run),
+    }, this.options);
   }
 
   private modelStart(run: ModelRun) {
@@ -287,38 +259,6 @@ export class TokenTrackingCallbackHandler extends BaseCallbackHandler {
       serialized: run.serialized,
       runName: run.runName,
     };
-  }
-
-  private record(
-    runId: string,
-    run: ModelRun,
-    usage: Omit<UsageInput, "id" | "userId" | "threadId" | "agentName" | "operation" | "timestamp" | "latencyMs" | "tags" | "dimensions">,
-  ): UsageRecord {
-    return buildRecord(
-      {
-        ...usage,
-        // LangChain's run ids are UUIDs; anything else still gets recorded, under an id of ours.
-        id: RECORD_ID.test(runId) ? runId : undefined,
-        runId: clip(runId),
-        parentRunId: clip(run.parentRunId),
-        userId: resolveUserId(run.metadata, this.options),
-        threadId: resolveThreadId(run.metadata, this.options),
-        agentName: clip(run.agentName),
-        operation: run.operation,
-        timestamp: run.startedAtEpochMs,
-        latencyMs: run.latencyMs,
-        tags: cleanTags(run.tags),
-        dimensions: resolveDimensions(run.metadata, this.options.dimensions),
-      },
-      this.options.pricer,
-    );
-  }
-
-  /** The application's own metadata (attribution and LangChain plumbing removed). */
-  private requestMetadata(run: ModelRun): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    if (run.metadata) for (const key in run.metadata) if (!PLUMBING_KEY.test(key)) out[key] = run.metadata[key];
-    return out;
   }
 
   private report(what: string, error: unknown): void {

@@ -171,6 +171,7 @@ function isoTimestamp(value: unknown): string {
 function stringList(value: unknown, field: string): string[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw new ValidationError(field, `must be an array of strings, got ${describe(value)}`);
+  if (value.length === 0) return []; // most calls carry no tags
   return value.filter((v): v is string => typeof v === "string").slice(0, 50).map((v) => redactSecrets(v.slice(0, 512)).slice(0, 256));
 }
 
@@ -182,6 +183,7 @@ function dimensionMap(value: unknown): Record<string, string> {
     throw new ValidationError("dimensions", `must be an object of strings, got ${describe(value)}`);
   }
   const out: Record<string, string> = {};
+  if (isEmpty(value)) return out; // most calls carry none
   for (const [key, v] of Object.entries(value)) {
     if (!DIMENSION_NAME.test(key)) throw new ValidationError(`dimensions.${key}`, "name must match [A-Za-z0-9_.-]{1,64}");
     if (v === undefined || v === null) continue;
@@ -191,6 +193,11 @@ function dimensionMap(value: unknown): Record<string, string> {
     out[key] = redactSecrets(String(v).slice(0, 512)).slice(0, 256);
   }
   return out;
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 function describe(value: unknown): string {

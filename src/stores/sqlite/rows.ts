@@ -1,4 +1,5 @@
 /** SQLite row <-> record: booleans as 0/1, arrays and objects as JSON text. */
+import { ValidationError } from "../../errors.js";
 import { fromStored } from "../../record/mapping.js";
 import type { StoredUsageRecord, UsageRecord } from "../../record/types.js";
 
@@ -32,11 +33,26 @@ export function rowToRecord(row: RecordRow): UsageRecord {
   });
 }
 
+/** A record as the insert's values, in the table's column order (see `recordToValues`). */
+export type RecordValues = unknown[];
+
+/** Columns of `usage_records`: the length of every row given to the insert. */
+export const RECORD_COLUMNS = 36;
+
+/** What the SQLite stores require of a record before writing it, naming the one refused. */
+export function checkAppendable(records: readonly UsageRecord[]): void {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (typeof r.id !== "string" || r.id === "") throw new ValidationError(`records[${i}].id`, "must be a non-empty string");
+    if (typeof r.userId !== "string" || r.userId === "") throw new ValidationError(`records[${i}].userId`, "must be a non-empty string");
+  }
+}
+
 /**
  * The insert's values, in column order, built in one pass: this runs for every record
  * written, and going through the snake_case object first costs several microseconds.
  */
-export function recordToValues(r: UsageRecord): unknown[] {
+export function recordToValues(r: UsageRecord): RecordValues {
   const t = r.timestamp;
   return [
     r.id,

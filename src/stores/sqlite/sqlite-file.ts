@@ -11,7 +11,7 @@ import type { AppendResult } from "../types.js";
 import { SqliteBudgetCounters } from "./budget-counters.js";
 import { SqliteLeaders } from "./leaders.js";
 import { RollupMaintainer } from "./rollups.js";
-import { recordToValues } from "./rows.js";
+import { RECORD_COLUMNS, recordToValues, type RecordValues } from "./rows.js";
 import { fileIdentity, openDatabase, sameFile, type FileIdentity } from "./sqlite-connection.js";
 
 /** An open database and what is prepared on it; replaced as a whole when the file is reopened. */
@@ -20,7 +20,8 @@ export interface Connection {
   rollups: RollupMaintainer;
   counters: SqliteBudgetCounters;
   leaderboards: SqliteLeaders;
-  appendTx: (records: UsageRecord[]) => AppendResult;
+  /** Records, or rows already in column order (`SqliteUsageStore.appendRows`). */
+  appendTx: (records: Array<UsageRecord | RecordValues>) => AppendResult;
   statements: Map<string, Database.Statement>;
   /** What the path named when it was opened, and its WAL and shared-memory files. */
   file: FileIdentity | null;
@@ -83,13 +84,13 @@ export class SqliteFile {
   private connect(): Connection {
     const db = openDatabase(this.path, this.busyTimeoutMs);
     // Positional: the values come from recordToValues in the table's column order.
-    const insertRecord = db.prepare(`INSERT INTO usage_records VALUES (${"?, ".repeat(35)}?) ON CONFLICT (id) DO NOTHING`);
+    const insertRecord = db.prepare(`INSERT INTO usage_records VALUES (${"?, ".repeat(RECORD_COLUMNS - 1)}?) ON CONFLICT (id) DO NOTHING`);
     const rollups = new RollupMaintainer(db, this.rollupThreshold);
     const lastRowid = db.prepare("SELECT COALESCE(MAX(rowid), 0) FROM usage_records").pluck();
-    const appendTx = db.transaction((records: UsageRecord[]) => {
+    const appendTx = db.transaction((records: Array<UsageRecord | RecordValues>) => {
       const before = lastRowid.get() as number;
       let inserted = 0;
-      for (const record of records) inserted += insertRecord.run(recordToValues(record)).changes;
+      for (const record of records) inserted += insertRecord.run(Array.isArray(record) ? record : recordToValues(record)).changes;
       // The rows this transaction added are exactly those past the old last rowid: SQLite
       // folds them into the rollups with a few set-based statements.
       if (inserted > 0) rollups.afterInsert(before);

@@ -40,7 +40,7 @@ import {
 import { DEFAULT_ROLLUP_THRESHOLD, HEAVY_USERS, RollupMaintainer, costAdjusters, type PricedRow } from "./rollups.js";
 import { sqliteFailure } from "./sqlite-connection.js";
 import { SqliteFile, type Connection } from "./sqlite-file.js";
-import { rowToRecord, type RecordRow } from "./rows.js";
+import { RECORD_COLUMNS, checkAppendable, rowToRecord, type RecordRow, type RecordValues } from "./rows.js";
 
 export interface SqliteUsageStoreOptions {
   /** Database file, or `:memory:`. */
@@ -86,14 +86,28 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   async append(records: UsageRecord[]): Promise<AppendResult> {
-    records.forEach((r, i) => {
-      if (typeof r.id !== "string" || r.id === "") throw new ValidationError(`records[${i}].id`, "must be a non-empty string");
-      if (typeof r.userId !== "string" || r.userId === "") throw new ValidationError(`records[${i}].userId`, "must be a non-empty string");
+    checkAppendable(records);
+    return this.write(records);
+  }
+
+  /**
+   * `append` for rows already in column order (`recordToValues`, after `checkAppendable`): what
+   * the worker-thread store sends, because an array of plain values crosses to the worker for a
+   * fraction of what a record object costs to clone and to rebuild there.
+   */
+  async appendRows(rows: RecordValues[]): Promise<AppendResult> {
+    if (!Array.isArray(rows)) throw new ValidationError("rows", "must be an array of record rows");
+    rows.forEach((row, i) => {
+      if (!Array.isArray(row) || row.length !== RECORD_COLUMNS) throw new ValidationError(`rows[${i}]`, `must be an array of ${RECORD_COLUMNS} values`);
     });
+    return this.write(rows);
+  }
+
+  private write(batch: Array<UsageRecord | RecordValues>): AppendResult {
     this.ready();
     let result: AppendResult;
     try {
-      result = records.length === 0 ? { inserted: 0, duplicates: 0 } : this.current!.appendTx(records);
+      result = batch.length === 0 ? { inserted: 0, duplicates: 0 } : this.current!.appendTx(batch);
       this.file.written();
     } catch (cause) {
       // No counts in the message: an unusable store is reported once per distinct message.

@@ -1,0 +1,139 @@
+/**
+ * The whole cost of tracking a model call, not only the slice on the agent's path: each
+ * call goes through LangChain's real `invoke()` on a chat model that reports usage, and
+ * the timed window also holds `awaitAllCallbacks()` (LangChain's background callback
+ * queue) and `monitor.flush()` (building, pricing, sanitising, the message to the SQLite
+ * worker and the insert). CPU is `process.cpuUsage()`, which counts every thread of the
+ * process, so the SQLite worker's work is in it. Four kinds run interleaved round by round
+ * (their order rotating) so all see the same machine load: no handler, a no-op handler,
+ * this package (the default store: SQLite in a temp file, on its worker thread) and
+ * `@langfuse/langchain`'s handler with no exporter (its spans go nowhere).
+ */
+import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
+import { HumanMessage } from "@langchain/core/messages";
+import type { RunnableConfig } from "@langchain/core/runnables";
+import { CallbackHandler as LangfuseHandler } from "@langfuse/langchain";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ScriptedChatModel } from "../examples/lib/scripted-chat-model.js";
+import { attachTokenTracking, createTokenMonitor } from "../src/index.js";
+import type { TokenMonitoringService } from "../src/monitor/token-monitor.js";
+import { fmt, median, type Row } from "./stats.js";
+
+class NoopHandler extends BaseCallbackHandler {
+  name = "noop";
+  override handleChatModelStart() {}
+  override handleLLMEnd() {}
+}
+
+type Kind = "none" | "noop" | "ours" | "langfuse";
+const KINDS: Kind[] = ["none", "noop", "ours", "langfuse"];
+
+const baseConfig = { metadata: { user_id: "user-42", thread_id: "thread-7", request_kind: "support" } } satisfies RunnableConfig;
+const prompt = [new HumanMessage("What is the weather in Paris?")];
+
+export interface WholeCostSetup {
+  monitor: TokenMonitoringService;
+  configs: Record<Kind, RunnableConfig>;
+  close(): Promise<number>;
+}
+
+/** The package's entry points, so another revision of it can be measured the same way. */
+export interface PackageEntry {
+  createTokenMonitor: typeof createTokenMonitor;
+  attachTokenTracking: typeof attachTokenTracking;
+}
+
+/** The monitor as an application gets it by default (a SQLite file, the worker thread). */
+export function wholeCostSetup(pkg: PackageEntry = { createTokenMonitor, attachTokenTracking }): WholeCostSetup {
+  const dir = mkdtempSync(join(tmpdir(), "tt-whole-"));
+  const monitor = pkg.createTokenMonitor({ sqlitePath: join(dir, "usage.db"), env: {}, logger: { warn: () => undefined, error: (m) => console.error(m) } });
+  const configs: Record<Kind, RunnableConfig> = {
+    none: baseConfig,
+    noop: { ...baseConfig, callbacks: [new NoopHandler()] },
+    ours: pkg.attachTokenTracking({ ...baseConfig }, { monitor, agentName: "bench" }),
+    langfuse: { ...baseConfig, callbacks: [new LangfuseHandler({ userId: "user-42", sessionId: "thread-7" })] },
+  };
+  return {
+    monitor,
+    configs,
+    async close() {
+      await monitor.flush();
+      const stored = (await monitor.getOverallUsage({ days: 1, end: new Date(Date.now() + 60_000) })).totalRequests;
+      await monitor.close();
+      rmSync(dir, { recursive: true, force: true });
+      return stored;
+    },
+  };
+}
+
+/** One batch of calls, and what it cost: µs of CPU (all threads) and of wall time per call. */
+export async function wholeCostBatch(setup: WholeCostSetup, kind: Kind, calls: number): Promise<{ cpu: number; wall: number }> {
+  const model = new ScriptedChatModel({ model: "gpt-4o-mini" });
+  const config = setup.configs[kind];
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) await model.invoke(prompt, config);
+  await awaitAllCallbacks();
+  if (kind === "ours") await setup.monitor.flush();
+  const wall = Number(process.hrtime.bigint() - t0) / 1000 / calls;
+  const c = process.cpuUsage(cpu0);
+  return { cpu: (c.user + c.system) / calls, wall };
+}
+
+export async function benchWholeCost(rounds = 30, calls = 200): Promise<Row[]> {
+  const setup = wholeCostSetup();
+  const samples = Object.fromEntries(KINDS.map((k) => [k, { cpu: [] as number[], wall: [] as number[] }])) as Record<Kind, { cpu: number[]; wall: number[] }>;
+  const warmup = 5;
+  for (let round = 0; round < rounds + warmup; round++) {
+    // The order rotates, so no kind always runs right after another's garbage.
+    for (let k = 0; k < KINDS.length; k++) {
+      const kind = KINDS[(round + k) % KINDS.length];
+      const r = await wholeCostBatch(setup, kind, calls);
+      if (round >= warmup) {
+        samples[kind].cpu.push(r.cpu);
+        samples[kind].wall.push(r.wall);
+      }
+    }
+  }
+  const stored = await setup.close();
+  const m = (k: Kind, what: "cpu" | "wall") => median(samples[k][what]);
+  const over = (k: Kind, what: "cpu" | "wall") => m(k, what) - m("noop", what);
+  const section = "whole cost";
+  const expected = (rounds + warmup) * calls;
+  return [
+    {
+      section,
+      measure: "per call through invoke(), flush inside: CPU (all threads) / wall, no handler",
+      value: `${fmt(m("none", "cpu"))} / ${fmt(m("none", "wall"))} µs`,
+      note: `${rounds} interleaved rounds of ${calls} calls, medians`,
+    },
+    { section, measure: "same, no-op handler", value: `${fmt(m("noop", "cpu"))} / ${fmt(m("noop", "wall"))} µs` },
+    {
+      section,
+      measure: "same, this package (default SQLite file, worker thread)",
+      value: `${fmt(m("ours", "cpu"))} / ${fmt(m("ours", "wall"))} µs`,
+      note: `${stored.toLocaleString("en-US")} of ${expected.toLocaleString("en-US")} records stored`,
+    },
+    { section, measure: "same, @langfuse/langchain handler (no exporter)", value: `${fmt(m("langfuse", "cpu"))} / ${fmt(m("langfuse", "wall"))} µs` },
+    {
+      section,
+      measure: "this package over a no-op handler: CPU / wall per call",
+      value: `${fmt(over("ours", "cpu"))} / ${fmt(over("ours", "wall"))} µs`,
+      note: "target CPU ≤ 10 µs",
+    },
+    {
+      section,
+      measure: "Langfuse's handler over a no-op handler: CPU / wall per call",
+      value: `${fmt(over("langfuse", "cpu"))} / ${fmt(over("langfuse", "wall"))} µs`,
+    },
+    {
+      section,
+      measure: "Langfuse's added CPU ÷ ours",
+      value: `${fmt(over("langfuse", "cpu") / over("ours", "cpu"), 1)}×`,
+      note: "target ≥ 5×",
+    },
+  ];
+}
