@@ -62,10 +62,14 @@ else
 fi
 
 node -e '
+let passed = 0, failed = 0;
 for (const [file, label] of [["vitest.json", "Node " + process.versions.node], ["vitest-node24.json", "Node 24"], ["vitest-node24-cosmos-latest.json", "Node 24, newest @azure/cosmos"]]) {
   if (file.startsWith("vitest-node24") && process.argv[1] !== "true") continue;
   const r = require("./test-artifacts/" + file);
+  passed += r.numPassedTests;
+  failed += r.numFailedTests;
   console.log(`tests (${label}): ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
 }
+console.log(`tests: ${passed} passed, ${failed} failed`);
 ' "$node24_ran"
 exit $status

@@ -37,12 +37,15 @@ if [ ! -f "$ADDON" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$SQLITE_VERSION $("$
   # npm's own node-gyp, the one `npm install` would use.
   GYP="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
   [ -f "$GYP" ] || fail "npm's node-gyp was not found at $GYP"
-  (cd "$DIR/better-sqlite3" && "$NODE" "$GYP" rebuild --release --nodedir="$DIR/node" >"$DIR/build.log" 2>&1) ||
+  # npm_config_nodedir too: under `npm test` npm exports its own config (a machine's npmrc may
+  # say nodedir=/usr), and node-gyp takes that over the command line: the addon would be
+  # built against the machine's Node headers and refuse to load in Node 24.
+  (cd "$DIR/better-sqlite3" && npm_config_nodedir="$DIR/node" "$NODE" "$GYP" rebuild --release --nodedir="$DIR/node" >"$DIR/build.log" 2>&1) ||
     fail "compiling better-sqlite3 failed (see $DIR/build.log)"
   echo "$SQLITE_VERSION $("$NODE" -v)" >"$STAMP"
 fi
 # The addon must load in that Node.
 TOKEN_USAGE_TEST_SQLITE_BINDING="$ADDON" "$NODE" --require "$PWD/scripts/node24/sqlite-binding.cjs" \
   -e 'const D = require("better-sqlite3"); new D(":memory:").prepare("select 1").get()' ||
-  fail "better-sqlite3 built for Node $MAJOR does not load"
+  { rm -f "$STAMP"; fail "better-sqlite3 built for Node $MAJOR does not load (it is rebuilt on the next run)"; }
 echo "$DIR"
