@@ -3,7 +3,7 @@
  * a day's costliest users or threads are the first rows of the (day, cost desc) index of
  * usage_user_days / usage_thread_days, a longer span's are those of its window (see
  * span-windows.ts), and a candidate's exact total over a range is its whole days from
- * the per-day table plus the partial days at the ends from raw records, through the
+ * the per-day table (one point read per day) plus the partial days at the ends from raw records, through the
  * (user_id, ts) and (thread_id, ts) indexes.
  */
 import type Database from "better-sqlite3";
@@ -73,11 +73,14 @@ export class SqliteLeaders {
     const join = e.columns.map((c, i) => `t.${c.column} = json_extract(j.value, '$[${i}]')`).join(" AND ");
     const group = e.columns.map((c) => `t.${c.column}`).join(", ");
     const select = e.columns.map((c) => `t.${c.column} AS ${c.field}`).join(", ");
+    // The day tables are keyed (day, entity): appends, in time order, land in the newest
+    // days' pages instead of at random keys. A candidate's whole days are then one point
+    // read per (day, candidate), the days as a second JSON array in the outer loop.
     const fromDays = (start: string, end: string) =>
       this.statement(
-        `SELECT ${select}, ${TOTAL_COLUMNS.rollup} FROM json_each(@json) j CROSS JOIN ${e.table} t ON ${join}
-         WHERE t.day >= @start AND t.day < @end GROUP BY ${group}`,
-      ).all({ json, start: start.slice(0, 10), end: end.slice(0, 10) }) as TotalsRow[];
+        `SELECT ${select}, ${TOTAL_COLUMNS.rollup} FROM json_each(@days) d CROSS JOIN json_each(@json) j
+         CROSS JOIN ${e.table} t ON t.day = d.value AND ${join} GROUP BY ${group}`,
+      ).all({ json, days: JSON.stringify(daysBetween(start, end)) }) as TotalsRow[];
     const raw = (start: string, end: string, users = "") =>
       this.statement(
         `SELECT ${select}, ${TOTAL_COLUMNS.raw} FROM json_each(@json) j CROSS JOIN usage_records t ON ${join}
@@ -123,6 +126,15 @@ export class SqliteLeaders {
     }
     return st;
   }
+}
+
+/** The UTC days from `start` (inclusive) to `end` (exclusive), as `YYYY-MM-DD`. */
+function daysBetween(start: string, end: string): string[] {
+  const days: string[] = [];
+  for (let t = Date.parse(start.slice(0, 10)); t < Date.parse(end.slice(0, 10)); t += 86_400_000) {
+    days.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return days;
 }
 
 function isOneDay(span: DaySpan): boolean {

@@ -52,7 +52,7 @@ function entityDayTable(name: string, keys: string[]): string {
     ${keys.map((k) => `${k} TEXT NOT NULL,`).join("\n    ")}
     day TEXT NOT NULL,
     ${TOTALS_COLUMNS},
-    PRIMARY KEY (${keys.join(", ")}, day)
+    PRIMARY KEY (day, ${keys.join(", ")})
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS idx_${name}_cost ON ${name} (day, cost_nanos DESC, ${keys.join(", ")});
   INSERT INTO ${name} SELECT ${keys.join(", ")}, day, ${RAW_SUMS}
