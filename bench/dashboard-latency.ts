@@ -12,7 +12,7 @@ import { modelLatency } from "../src/query/model-latency.js";
 import { UsageQueries } from "../src/query/usage-queries.js";
 import { SqliteUsageStore } from "../src/stores/sqlite/index.js";
 import { DAY_MS, datasetChunks } from "./dataset.js";
-import { fmt, median, type Row } from "./stats.js";
+import { fmt, medianMs, type Row } from "./stats.js";
 
 export async function benchDashboardLatency(total = 200_000): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), "tt-bench-"));
@@ -24,13 +24,7 @@ export async function benchDashboardLatency(total = 200_000): Promise<Row[]> {
     const range = { start: new Date(endMs - 30 * DAY_MS).toISOString(), end: new Date(endMs).toISOString() };
     const timeIt = async (f: () => Promise<unknown>, runs: number) => {
       await f(); // warm the page cache and statement cache
-      const samples: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        const t0 = process.hrtime.bigint();
-        await f();
-        samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
-      return median(samples);
+      return medianMs(f, runs);
     };
     const byModel = await timeIt(() => q.getUsageByModel(range), 15);
     const sample5k = await timeIt(() => modelLatency(q, { ...range, maxRecords: 5000 }), 15);

@@ -11,7 +11,7 @@ import { UsageQueries } from "../src/query/usage-queries.js";
 import { recordToValues } from "../src/stores/sqlite/rows.js";
 import { SqliteUsageStore } from "../src/stores/sqlite/index.js";
 import { DAY_MS, HEAVY_USER, datasetChunks } from "./dataset.js";
-import { fmt, median, type Row } from "./stats.js";
+import { fmt, medianMs, type Row } from "./stats.js";
 
 /** Records per transaction for the sustained-ingest figure (the writer's default is 1,000). */
 const BULK_BATCH = 5000;
@@ -50,15 +50,7 @@ export async function benchSqliteScale(total = 1_000_000): Promise<Row[]> {
   const range = { start: new Date(endMs - 30 * DAY_MS - 1234), end: new Date(endMs - 999) };
   const db = store.database;
   const typicalUsers = Array.from({ length: 50 }, (_, i) => `user-${i * 97}`);
-  const timeIt = async (f: () => Promise<unknown> | unknown, runs: number) => {
-    const samples: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const t0 = process.hrtime.bigint();
-      await f();
-      samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    }
-    return median(samples);
-  };
+  const timeIt = medianMs;
   const rawStats = db.prepare(
     `SELECT model, agent_name, substr(timestamp, 1, 13) AS hour, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(total_cost_nanos)
      FROM usage_records WHERE user_id = ? AND timestamp >= ? AND timestamp < ? GROUP BY model, agent_name, hour`,

@@ -30,3 +30,14 @@ export interface Row {
 }
 
 export const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Median wall time of `runs` calls of `f`, in milliseconds. */
+export async function medianMs(f: () => Promise<unknown> | unknown, runs: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    await f();
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return median(samples);
+}
