@@ -3,89 +3,40 @@
  *
  * Limits live in the store's settings (`limit-registry.ts`, re-read every 2 s).
  * Calendar windows count in shared store counters, served from a per-process lease
- * (`shared-tally.ts`): an admitted check costs no store round trip while the call's
+ * (`shared-tally.ts`, `lease-sync.ts`): an admitted check costs no store round trip while the call's
  * estimate fits in the lease. Rolling windows count in this process
  * (`window-tally.ts`). Calls admitted hold their estimate until they end
  * (`reservations.ts`); settling replaces it with the real usage. Alerts and status
  * rows come from `budget-report.ts`.
  */
 import { randomUUID } from "node:crypto";
-import { BudgetExceededError, ValidationError, type BudgetExceededDetails } from "../errors.js";
+import { BudgetExceededError, ValidationError } from "../errors.js";
 import type { Pricer } from "../pricing/types.js";
-import type { ResolvedRange } from "../query/range.js";
 import type { UsageRecord } from "../record/types.js";
-import type { AggregateRow, GroupKey, RecordFilter, UsageStore } from "../stores/types.js";
 import type { Logger } from "../writer/buffered-writer.js";
-import { AlertDispatcher, type AlertSinkOptions } from "./alerts.js";
-import { AlertRaiser, exceededDetails, statusRow, type BudgetStatus } from "./budget-report.js";
+import { Admission } from "./admission.js";
+import { AlertDispatcher } from "./alerts.js";
+import { AlertRaiser, type BudgetStatus } from "./budget-report.js";
+import { readBudgetStatus } from "./budget-status.js";
 import { BudgetGuardHandler, type BudgetGuardHandlerOptions } from "./guard-handler.js";
+import { ALLOWED, contextOf, type BudgetDecision, type BudgetGuardOptions, type BudgetMonitor, type CheckOptions, type ReserveRequest } from "./guard-types.js";
+import { LeaseSync } from "./lease-sync.js";
 import { LimitRegistry } from "./limit-registry.js";
-import type { BudgetLimit, BudgetLimitInput, BudgetMode } from "./limits.js";
-import { pastUsage, pastUsageRows } from "./past-usage.js";
+import type { BudgetLimit, BudgetLimitInput } from "./limits.js";
+import { pastUsage } from "./past-usage.js";
 import { ReservationBook, SettledCalls, type EstimateOptions, type UsageAmount } from "./reservations.js";
-import { isPerSubject, subjectFor, type CallContext } from "./scopes.js";
-import { LeaseSync, SharedTally } from "./shared-tally.js";
+import { seedRolling } from "./rolling-seed.js";
+import { subjectFor, type CallContext } from "./scopes.js";
+import { SharedTally } from "./shared-tally.js";
 import { TallyIndex } from "./tally-index.js";
-import { unitsOf, type Tally } from "./tally.js";
+import { unitsOf } from "./tally.js";
 import { WindowTally } from "./window-tally.js";
 
 export type { BudgetStatus, BudgetState } from "./budget-report.js";
-
-/** What the guard needs of a `TokenMonitoringService`. */
-export interface BudgetMonitor {
-  readonly store: UsageStore;
-  readonly pricer: Pricer;
-  aggregate(filter: RecordFilter & ResolvedRange, groupBy: GroupKey[]): Promise<AggregateRow[]>;
-}
-
-export interface BudgetGuardOptions extends AlertSinkOptions {
-  monitor: BudgetMonitor;
-  /** Limits from the environment or a config file; stored limits with the same id win. */
-  limits?: Array<BudgetLimitInput | BudgetLimit>;
-  /** Mode of limits that name none (also those set later through code, REST or the CLI). @default "warn" */
-  defaultMode?: BudgetMode;
-  /** False turns every check into "allowed" and records nothing. @default true */
-  enabled?: boolean;
-  /** The clock (tests move it). @default () => new Date() */
-  now?: () => Date;
-  estimate?: EstimateOptions;
-  /** Reservations of calls that never ended are released after this long. @default 600000 */
-  reservationTtlMs?: number;
-  /** Settings namespace of stored limits. @default "budget-limits" */
-  namespace?: string;
-  /** Stored limits are re-read this often: a change made anywhere applies here within it. @default 2000 */
-  limitRefreshMs?: number;
-  /** Settled usage is reported to the shared counters this often. @default 250 */
-  reportIntervalMs?: number;
-}
-
-export interface BudgetDecision {
-  allowed: boolean;
-  /** Block-mode limits that refuse the call. */
-  exceeded: BudgetExceededDetails[];
-  /** Warn-mode limits that are (or would be) over. */
-  warnings: BudgetExceededDetails[];
-}
-
-export interface CheckOptions {
-  provider?: string;
-  model?: string;
-  agentName?: string;
-  dimensions?: Record<string, string>;
-  /** The call's estimated usage; without it the check asks "is there any room left". */
-  estimate?: UsageAmount;
-  /** How the estimate was made (shown in refusals). */
-  estimateBasis?: string;
-}
-
-export interface ReserveRequest extends CheckOptions {
-  runId: string;
-  userId: string;
-}
+export type { BudgetMonitor, BudgetGuardOptions, BudgetDecision, CheckOptions, ReserveRequest } from "./guard-types.js";
 
 const MAINTAIN_EVERY_MS = 60_000;
 const SETTLED_TTL_MS = 10 * 60_000;
-const ALLOWED: BudgetDecision = Object.freeze({ allowed: true, exceeded: [], warnings: [] }) as BudgetDecision;
 
 export class BudgetGuard {
   readonly enabled: boolean;
@@ -100,6 +51,7 @@ export class BudgetGuard {
   private readonly registry: LimitRegistry;
   private readonly tallies: TallyIndex;
   private readonly raiser: AlertRaiser;
+  private readonly admission: Admission;
   private readonly settled = new SettledCalls();
   private readonly reservationTtlMs: number;
   private readonly maintenance: NodeJS.Timeout;
@@ -141,6 +93,15 @@ export class BudgetGuard {
     };
     if (!(this.estimateOptions.charsPerToken > 0)) throw new ValidationError("estimate.charsPerToken", "must be a positive number");
     if (!(this.estimateOptions.defaultMaxOutputTokens >= 0)) throw new ValidationError("estimate.defaultMaxOutputTokens", "must be zero or more");
+    this.admission = new Admission({
+      registry: this.registry,
+      tallies: this.tallies,
+      leases: this.leases,
+      raiser: this.raiser,
+      logger: this.logger,
+      clock: () => this.clock().getTime(),
+      seedRolling: (t) => this.seedRolling(t),
+    });
     this.maintenance = setInterval(() => this.maintain(), MAINTAIN_EVERY_MS);
     this.maintenance.unref();
   }
@@ -179,7 +140,7 @@ export class BudgetGuard {
   async check(userId: string, options: CheckOptions = {}): Promise<BudgetDecision> {
     if (!this.enabled) return ALLOWED;
     const now = this.clock().getTime();
-    return (await this.admit(contextOf(userId, options), options, now)).decision;
+    return (await this.admission.admit(contextOf(userId, options), options, now)).decision;
   }
 
   /**
@@ -191,7 +152,7 @@ export class BudgetGuard {
     const now = this.clock().getTime();
     const ctx = contextOf(request.userId, request);
     const estimate = request.estimate ?? { tokens: 0, costNanos: 0 };
-    const { decision } = await this.admit(ctx, request, now, (tallies, at) =>
+    const { decision } = await this.admission.admit(ctx, request, now, (tallies, at) =>
       // Called synchronously with the decision: concurrent reservations see each other.
       this.reservations.add({ runId: request.runId, ctx, at, createdAt: at, holds: tallies.map((t) => ({ tally: t, amount: unitsOf(t.limit, estimate) })) }),
     );
@@ -261,32 +222,8 @@ export class BudgetGuard {
    * from the shared counters: every process reads the same. Never claims or sends alerts.
    */
   async getBudgetStatus(userId?: string, options: { provider?: string } = {}): Promise<BudgetStatus[]> {
-    const now = this.clock().getTime();
-    await this.registry.ensureLoaded(now);
-    const rows: Array<{ t: Tally; used: number; inFlight: number }> = [];
-    const shared: SharedTally[] = [];
-    for (const limit of this.registry.forUser(userId, options.provider, options.provider === undefined)) {
-      const subject = limit.scope === "user:*" ? userId! : isPerSubject(limit) ? undefined : "";
-      if (subject === undefined) continue;
-      const t = this.tallies.get(limit, subject, now);
-      if (t instanceof SharedTally) shared.push(t);
-      else {
-        await this.seedRolling(t as WindowTally);
-        rows.push({ t, used: t.used(now), inFlight: t.inFlight() });
-      }
-    }
-    if (shared.length > 0) {
-      // This process's own unreported usage goes first, so the counters are complete.
-      await this.leases.flushDue();
-      const states = await this.monitor.store.readBudgetCounters(shared.map((t) => ({ key: t.key, partition: t.partition })), now);
-      for (const [i, t] of shared.entries()) {
-        const s = states[i];
-        // Other processes' calls in flight as they last reported them, this process's as they are now.
-        const inFlight = (s ? Math.max(0, s.inFlight - (t.synced ? t.reportedInFlight : 0)) : 0) + t.held;
-        rows.push({ t, used: s ? s.used : await pastUsage(this.monitor, t, t.window.start, t.window.end), inFlight });
-      }
-    }
-    return rows.map(({ t, used, inFlight }) => statusRow(t, used, inFlight));
+    const deps = { monitor: this.monitor, registry: this.registry, tallies: this.tallies, leases: this.leases, seedRolling: (t: WindowTally) => this.seedRolling(t) };
+    return readBudgetStatus(deps, this.clock().getTime(), userId, options.provider);
   }
 
   createHandler(defaults: BudgetGuardHandlerOptions = {}): BudgetGuardHandler {
@@ -330,116 +267,8 @@ export class BudgetGuard {
 
   // ---- internals ----------------------------------------------------------------------
 
-  /** The call's tallies, with every store read a decision needs done (none in the common case). */
-  private async prepare(ctx: CallContext, estimate: UsageAmount | undefined, now: number): Promise<Tally[]> {
-    if (!this.registry.loaded) await this.registry.ensureLoaded(now);
-    else void this.registry.ensureLoaded(now);
-    const limits = this.registry.forUser(ctx.userId, ctx.provider, false);
-    const tallies: Tally[] = [];
-    for (const limit of limits) {
-      const subject = subjectFor(limit, ctx);
-      if (subject !== undefined) tallies.push(this.tallies.get(limit, subject, now));
-    }
-    const est = estimate ?? { tokens: 0, costNanos: 0 };
-    // Calls running alongside may take what one report brought: ask again while the
-    // store's last answer says there is room (bounded, so contention cannot spin forever).
-    for (let round = 0; round < 20; round++) {
-      const at = round === 0 ? now : this.clock().getTime();
-      const needs: Array<[SharedTally, number]> = [];
-      const seeds: Promise<void>[] = [];
-      for (const t of tallies) {
-        if (t instanceof SharedTally) {
-          t.lastActive = at;
-          this.leases.touch(t);
-          const amount = Math.max(1, unitsOf(t.limit, est));
-          if (t.blocking && t.renewDue(at) && t.fits(amount, at)) this.leases.renew(t);
-          if (!t.synced ? t.syncing === null || t.blocking : t.blocking && !t.fits(amount, at) && t.couldGet(amount) && t.failOpenUntil <= at) {
-            needs.push([t, amount]);
-          }
-        } else if (!(t as WindowTally).seeded) seeds.push(this.seedRolling(t as WindowTally));
-      }
-      if (needs.length === 0 && seeds.length === 0) break;
-      const demand = this.leases.demand(needs).catch((error) => {
-        // Fail open: a store outage must not stop every model call.
-        this.logger.warn(`[token-tracking] budget counters unavailable, call allowed: ${(error as Error).message}`);
-        for (const [t] of needs) t.failOpenUntil = this.clock().getTime() + 1000;
-      });
-      // Warn-mode counters are read in the background: a warning never waits for the store.
-      if (seeds.length === 0 && needs.every(([t]) => !t.blocking)) break;
-      await Promise.all([demand, ...seeds]);
-    }
-    return tallies;
-  }
-
-  /**
-   * Reads what the decision needs and decides. A refusal by a shared counter whose store
-   * still had room (calls alongside took what the last report brought) is retried.
-   */
-  private async admit(
-    ctx: CallContext,
-    options: CheckOptions,
-    now: number,
-    hold?: (tallies: Tally[], at: number) => void,
-  ): Promise<{ tallies: Tally[]; decision: BudgetDecision; at: number }> {
-    const est = options.estimate ?? { tokens: 0, costNanos: 0 };
-    for (let attempt = 0; ; attempt++) {
-      const tallies = await this.prepare(ctx, options.estimate, attempt === 0 ? now : this.clock().getTime());
-      const at = this.clock().getTime();
-      const decision = this.decide(tallies, options, at, false);
-      const retry =
-        !decision.allowed &&
-        attempt < 20 &&
-        tallies.some((t) => {
-          const amount = Math.max(1, unitsOf(t.limit, est));
-          return t instanceof SharedTally && t.blocking && !t.fits(amount, at) && t.couldGet(amount);
-        });
-      if (retry) continue;
-      if (decision.allowed) hold?.(tallies, at);
-      return { tallies, decision: decision.allowed ? decision : this.decide(tallies, options, at, true), at };
-    }
-  }
-
-  private decide(tallies: Tally[], options: CheckOptions, now: number, final: boolean): BudgetDecision {
-    let decision: BudgetDecision | null = null;
-    for (const t of tallies) {
-      const need = unitsOf(t.limit, options.estimate ?? { tokens: 0, costNanos: 0 });
-      let ok: boolean;
-      if (t instanceof SharedTally && t.blocking && t.failOpenUntil <= now) ok = t.fits(Math.max(1, need), now);
-      else {
-        const committed = t.used(now) + t.inFlight();
-        // Refused when nothing is left, or when this call's estimate does not fit.
-        ok = (committed < t.limitAmount && committed + need <= t.limitAmount) || (t instanceof SharedTally && t.failOpenUntil > now);
-      }
-      if (ok) continue;
-      decision ??= { allowed: true, exceeded: [], warnings: [] };
-      const details = exceededDetails(t, now, need, options.estimateBasis);
-      if (t.limit.mode === "block") {
-        decision.allowed = false;
-        decision.exceeded.push(details);
-        if (final) this.raiser.refusal(t, t.used(now), now);
-      } else decision.warnings.push(details);
-    }
-    return decision ?? ALLOWED;
-  }
-
   private seedRolling(t: WindowTally): Promise<void> {
-    t.seeding ??= (async () => {
-      const seq = this.settled.seq;
-      const now = this.clock().getTime();
-      const start = Math.floor(t.window.start / 60_000) * 60_000;
-      const byHour = await pastUsageRows(this.monitor, t, start, now + 60_000, true);
-      for (const { at, units } of byHour) t.add(at, units);
-      for (const c of this.settled.before(seq)) {
-        if (subjectFor(t.limit, c.ctx) === t.subject && t.covers(c.at)) t.add(c.at, unitsOf(t.limit, c));
-      }
-      // No alert here: status reads seed too, and reading status never claims alerts.
-      t.seeded = true;
-    })().catch((error) => {
-      // Fail open: a store outage must not stop every model call; the next check retries.
-      t.seeding = null;
-      this.logger.warn(`[token-tracking] budget "${t.limit.id}" could not read past usage: ${(error as Error).message}`);
-    });
-    return t.seeding;
+    return seedRolling(t, { monitor: this.monitor, settled: this.settled, clock: () => this.clock().getTime(), logger: this.logger });
   }
 
   /** Releases calls that never ended and idle rolling windows; runs on a timer, off the call path. */
@@ -450,8 +279,4 @@ export class BudgetGuard {
     if (expired > 0) this.logger.warn(`[token-tracking] released ${expired} budget reservations of calls that never ended`);
     this.settled.expire(now - SETTLED_TTL_MS);
   }
-}
-
-function contextOf(userId: string, o: CheckOptions): CallContext {
-  return { userId, provider: o.provider, model: o.model, agentName: o.agentName, dimensions: o.dimensions };
 }

@@ -3,7 +3,7 @@
  * the seed of a shared counter a process may create, and of a rolling window.
  */
 import type { GroupKey, RecordFilter } from "../stores/types.js";
-import type { BudgetMonitor } from "./budget-guard.js";
+import type { BudgetMonitor } from "./guard-types.js";
 import type { BudgetLimit } from "./limits.js";
 import type { Tally } from "./tally.js";
 

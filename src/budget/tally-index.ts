@@ -11,7 +11,8 @@
 import type { BudgetLimit } from "./limits.js";
 import { windowAt } from "./periods.js";
 import { SHARED_PARTITION, userOf } from "./scopes.js";
-import { LeaseSync, SharedTally } from "./shared-tally.js";
+import type { LeaseSync } from "./lease-sync.js";
+import { SharedTally } from "./shared-tally.js";
 import type { Tally } from "./tally.js";
 import { WindowTally } from "./window-tally.js";
 
