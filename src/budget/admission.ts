@@ -15,7 +15,6 @@ import { subjectFor, type CallContext } from "./scopes.js";
 import { SharedTally } from "./shared-tally.js";
 import type { TallyIndex } from "./tally-index.js";
 import { unitsOf, type Tally } from "./tally.js";
-import type { WindowTally } from "./window-tally.js";
 
 /** Rounds of asking the store again while its last answer says there is room. */
 const MAX_ROUNDS = 20;
@@ -27,7 +26,6 @@ export interface AdmissionDeps {
   raiser: AlertRaiser;
   logger: Logger;
   clock: () => number;
-  seedRolling: (t: WindowTally) => Promise<void>;
 }
 
 export class Admission {
@@ -48,7 +46,7 @@ export class Admission {
         attempt < MAX_ROUNDS &&
         tallies.some((t) => {
           const amount = Math.max(1, unitsOf(t.limit, est));
-          return t instanceof SharedTally && t.blocking && !t.fits(amount, at) && t.couldGet(amount);
+          return t instanceof SharedTally && t.blocking && !t.fits(amount, at) && t.couldGet(amount, at);
         });
       if (retry) continue;
       if (decision.allowed) hold?.(tallies, at);
@@ -72,27 +70,26 @@ export class Admission {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const at = round === 0 ? now : this.d.clock();
       const needs: Array<[SharedTally, number]> = [];
-      const seeds: Promise<void>[] = [];
       for (const t of tallies) {
         if (t instanceof SharedTally) {
           t.lastActive = at;
           leases.touch(t);
           const amount = Math.max(1, unitsOf(t.limit, est));
           if (t.blocking && t.renewDue(at) && t.fits(amount, at)) leases.renew(t);
-          if (!t.synced ? t.syncing === null || t.blocking : t.blocking && !t.fits(amount, at) && t.couldGet(amount) && t.failOpenUntil <= at) {
+          if (!t.synced ? t.syncing === null || t.blocking : t.blocking && !t.fits(amount, at) && t.couldGet(amount, at) && t.failOpenUntil <= at) {
             needs.push([t, amount]);
           }
-        } else if (!(t as WindowTally).seeded) seeds.push(this.d.seedRolling(t as WindowTally));
+        }
       }
-      if (needs.length === 0 && seeds.length === 0) break;
+      if (needs.length === 0) break;
       const demand = leases.demand(needs).catch((error) => {
         // Fail open: a store outage must not stop every model call.
         this.d.logger.warn(`[token-tracking] budget counters unavailable, call allowed: ${(error as Error).message}`);
         for (const [t] of needs) t.failOpenUntil = this.d.clock() + 1000;
       });
       // Warn-mode counters are read in the background: a warning never waits for the store.
-      if (seeds.length === 0 && needs.every(([t]) => !t.blocking)) break;
-      await Promise.all([demand, ...seeds]);
+      if (needs.every(([t]) => !t.blocking)) break;
+      await demand;
     }
     return tallies;
   }

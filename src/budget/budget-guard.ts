@@ -2,10 +2,10 @@
  * `BudgetGuard`: admits or refuses model calls against limits shared by every process.
  *
  * Limits live in the store's settings (`limit-registry.ts`, re-read every 2 s).
- * Calendar windows count in shared store counters, served from a per-process lease
- * (`shared-tally.ts`, `lease-sync.ts`): an admitted check costs no store round trip while the call's
- * estimate fits in the lease. Rolling windows count in this process
- * (`window-tally.ts`). Calls admitted hold their estimate until they end
+ * Calendar and rolling windows count in shared store counters, served from a
+ * per-process lease (`shared-tally.ts`, `lease-sync.ts`, `rolling-buckets.ts`): an
+ * admitted check costs no store round trip while the call's estimate fits in the
+ * lease. Calls admitted hold their estimate until they end
  * (`reservations.ts`); settling replaces it with the real usage. Alerts and status
  * rows come from `budget-report.ts`.
  */
@@ -23,14 +23,12 @@ import { ALLOWED, contextOf, type BudgetDecision, type BudgetGuardOptions, type 
 import { LeaseSync } from "./lease-sync.js";
 import { LimitRegistry } from "./limit-registry.js";
 import type { BudgetLimit, BudgetLimitInput } from "./limits.js";
-import { pastUsage } from "./past-usage.js";
+import { seedUsage } from "./past-usage.js";
 import { ReservationBook, SettledCalls, type EstimateOptions, type UsageAmount } from "./reservations.js";
-import { seedRolling } from "./rolling-seed.js";
 import { subjectFor, type CallContext } from "./scopes.js";
 import { SharedTally } from "./shared-tally.js";
 import { TallyIndex } from "./tally-index.js";
 import { unitsOf } from "./tally.js";
-import { WindowTally } from "./window-tally.js";
 
 export type { BudgetStatus, BudgetState } from "./budget-report.js";
 export type { BudgetMonitor, BudgetGuardOptions, BudgetDecision, CheckOptions, ReserveRequest } from "./guard-types.js";
@@ -81,11 +79,14 @@ export class BudgetGuard {
       store: this.monitor.store,
       logger: this.logger,
       clock: () => this.clock().getTime(),
-      seed: (t) => pastUsage(this.monitor, t, t.window.start, t.window.end),
-      onSynced: (t) => this.raiser.thresholds(t, t.used(), this.clock().getTime()),
+      seed: (t) => seedUsage(this.monitor, t, this.clock().getTime()),
+      onSynced: (t) => {
+        const now = this.clock().getTime();
+        this.raiser.thresholds(t, t.used(now), now);
+      },
       reportIntervalMs: options.reportIntervalMs,
     });
-    this.tallies = new TallyIndex(randomUUID().slice(0, 12), this.leases);
+    this.tallies = new TallyIndex(randomUUID().slice(0, 12));
     this.reservationTtlMs = options.reservationTtlMs ?? 600_000;
     this.estimateOptions = {
       charsPerToken: options.estimate?.charsPerToken ?? 4,
@@ -100,7 +101,6 @@ export class BudgetGuard {
       raiser: this.raiser,
       logger: this.logger,
       clock: () => this.clock().getTime(),
-      seedRolling: (t) => this.seedRolling(t),
     });
     this.maintenance = setInterval(() => this.maintain(), MAINTAIN_EVERY_MS);
     this.maintenance.unref();
@@ -171,8 +171,7 @@ export class BudgetGuard {
       const units = unitsOf(tally.limit, actual);
       if (units === 0 || !tally.covers(r.at)) continue;
       tally.add(r.at, units, false);
-      if (tally instanceof SharedTally) this.leases.track(tally);
-      else if ((tally as WindowTally).seeded) this.raiser.thresholds(tally, tally.used(now), now);
+      this.leases.track(tally as SharedTally);
     }
   }
 
@@ -203,15 +202,9 @@ export class BudgetGuard {
         if (!t || !t.covers(at)) continue;
         const units = limit.metric === "requests" ? (settled ? 0 : 1) : unitsOf(limit, amount);
         if (units === 0) continue;
-        if (t instanceof WindowTally) {
-          // An unseeded rolling window reads this record with its seed.
-          if (!t.seeded && t.seeding === null) continue;
-          t.add(at, units);
-          if (t.seeded && units > 0) this.raiser.thresholds(t, t.used(now), now);
-        } else {
-          t.add(at, units, true);
-          this.leases.track(t as SharedTally);
-        }
+        t.add(at, units, true);
+        t.lastActive = now;
+        this.leases.track(t);
       }
     }
   }
@@ -222,7 +215,7 @@ export class BudgetGuard {
    * from the shared counters: every process reads the same. Never claims or sends alerts.
    */
   async getBudgetStatus(userId?: string, options: { provider?: string } = {}): Promise<BudgetStatus[]> {
-    const deps = { monitor: this.monitor, registry: this.registry, tallies: this.tallies, leases: this.leases, seedRolling: (t: WindowTally) => this.seedRolling(t) };
+    const deps = { monitor: this.monitor, registry: this.registry, tallies: this.tallies, leases: this.leases };
     return readBudgetStatus(deps, this.clock().getTime(), userId, options.provider);
   }
 
@@ -267,11 +260,7 @@ export class BudgetGuard {
 
   // ---- internals ----------------------------------------------------------------------
 
-  private seedRolling(t: WindowTally): Promise<void> {
-    return seedRolling(t, { monitor: this.monitor, settled: this.settled, clock: () => this.clock().getTime(), logger: this.logger });
-  }
-
-  /** Releases calls that never ended and idle rolling windows; runs on a timer, off the call path. */
+  /** Releases calls that never ended and idle rolling windows' tallies; runs on a timer, off the call path. */
   private maintain(): void {
     const now = this.clock().getTime();
     this.tallies.sweepRolling(now);

@@ -18,7 +18,7 @@ export interface LeaseSyncOptions {
   logger: Logger;
   clock: () => number;
   /** Past usage of a counter's subject in its window, read when a process may create the counter. */
-  seed: (t: SharedTally) => Promise<number>;
+  seed: (t: SharedTally) => Promise<Array<{ at: number; units: number }>>;
   /** Called with every tally after the store answered (alerts). */
   onSynced: (t: SharedTally, now: number) => void;
   /** @default 250 */
@@ -100,7 +100,7 @@ export class LeaseSync {
       if (t.syncing || t.held > 0) continue;
       this.leased.delete(t);
       // A window that ended needs no lease back (its counter is done): only unreported usage is owed.
-      if (now >= t.window.end) {
+      if (t.ended(now)) {
         t.granted = 0;
         continue;
       }
@@ -141,7 +141,7 @@ export class LeaseSync {
     const run = (async () => {
       const seeds = await Promise.all(
         items.map(([t]) => {
-          if (t.synced) return 0;
+          if (t.synced) return [];
           t.seedIssued = true;
           return this.o.seed(t);
         }),

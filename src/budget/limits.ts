@@ -13,6 +13,9 @@ export type BudgetMode = "warn" | "block";
 /**
  * Calendar periods start at `resetTime` in `timeZone`; weeks start on Monday. `minute`
  * and `hour` are whole UTC minutes and hours (per-minute rate limits as budgets).
+ * `{ rollingHours: n }` is the last n hours (1 to 8,784), shared by every process and
+ * counted in buckets of n minutes (1/60 of the window): usage leaves the window a
+ * bucket at a time, up to n minutes after its exact time (it never under-counts).
  */
 export type BudgetPeriod = "minute" | "hour" | "day" | "week" | "month" | { rollingHours: number };
 /** Provider plans as the reference monitors name them. */

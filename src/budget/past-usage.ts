@@ -1,16 +1,23 @@
 /**
  * Past usage of a limit's subject, read from the store's aggregates (rollup-backed):
- * the seed of a shared counter a process may create, and of a rolling window.
+ * the seed of a shared counter a process may create.
  */
 import type { GroupKey, RecordFilter } from "../stores/types.js";
 import type { BudgetMonitor } from "./guard-types.js";
 import type { BudgetLimit } from "./limits.js";
+import { bucketOf } from "./rolling-buckets.js";
+import type { SharedTally } from "./shared-tally.js";
 import type { Tally } from "./tally.js";
 
-/** Past usage of a tally's subject in [start, end), from the store's aggregates (rollup-backed). */
-export async function pastUsage(monitor: BudgetMonitor, t: Tally, start: number, end: number): Promise<number> {
-  const rows = await pastUsageRows(monitor, t, start, end, false);
-  return rows.reduce((n, r) => n + r.units, 0);
+/**
+ * The seed of a counter: its subject's usage in the window containing `now`. A rolling
+ * window reads hourly rows (each placed at its last record) from the start of its
+ * oldest live bucket, so they can be filed in buckets.
+ */
+export async function seedUsage(monitor: BudgetMonitor, t: SharedTally, now: number): Promise<Array<{ at: number; units: number }>> {
+  const r = t.rolling;
+  if (!r) return pastUsageRows(monitor, t, t.window.start, t.window.end, false);
+  return pastUsageRows(monitor, t, bucketOf(r, now - r.windowMs) * r.bucketMs, now + 60_000, true);
 }
 
 export async function pastUsageRows(

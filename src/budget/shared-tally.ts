@@ -1,5 +1,5 @@
 /**
- * One shared running total of a calendar window, and the lease that keeps its checks in memory.
+ * One shared running total of a window, and the lease that keeps its checks in memory.
  *
  * The store holds one counter per (limit, subject, window): `used` (settled usage of
  * every process) and one lease per process. A process admits a call from its own
@@ -11,10 +11,14 @@
  * the overshoot bound of one process (calls using more than their estimate) holds
  * for the fleet. A lease not renewed within `LEASE_TTL_MS` lapses in the store (a
  * crashed process gives its share back). The round trips are `lease-sync.ts`.
+ * A rolling window has one counter per (limit, subject) whose usage is kept in
+ * buckets (`rolling-buckets.ts`); the same lease scheme applies, and this process
+ * sees usage leave the window from the buckets of the store's last answer.
  */
-import type { BudgetCounterState, BudgetCounterUpdate } from "../stores/types.js";
+import type { BudgetCounterState, BudgetCounterUpdate, BudgetRollingWindow } from "../stores/types.js";
 import type { BudgetLimit } from "./limits.js";
 import { windowAt, type PeriodWindow } from "./periods.js";
+import { BucketAmounts, bucketOf, liveSum, rollingWindowOf } from "./rolling-buckets.js";
 import { limitUnits, type Tally } from "./tally.js";
 
 /** A lease lapses in the store this long after its last report. */
@@ -45,6 +49,10 @@ export class SharedTally implements Tally {
   lastActive: number;
   /** Until then, the store could not be reached and calls are let through (fail open). */
   failOpenUntil = 0;
+  /** Rolling windows: the bucket layout, and `spent` and `preSync` by bucket. */
+  readonly rolling: BudgetRollingWindow | null;
+  private readonly spentBuckets = new BucketAmounts();
+  private readonly preSyncBuckets = new BucketAmounts();
 
   constructor(
     readonly limit: BudgetLimit,
@@ -57,6 +65,7 @@ export class SharedTally implements Tally {
     this.window = windowAt(limit, now);
     this.limitAmount = limitUnits(limit);
     this.lastActive = now;
+    this.rolling = rollingWindowOf(limit);
   }
 
   get synced(): boolean {
@@ -68,11 +77,25 @@ export class SharedTally implements Tally {
   }
 
   current(now: number): boolean {
-    return now >= this.window.start && now < this.window.end;
+    if (!this.rolling) return now >= this.window.start && now < this.window.end;
+    if (now !== this.window.end) this.window = windowAt(this.limit, now);
+    return true;
   }
 
   covers(at: number): boolean {
-    return at >= this.window.start && at < this.window.end;
+    if (!this.rolling) return at >= this.window.start && at < this.window.end;
+    return bucketOf(this.rolling, at) >= bucketOf(this.rolling, this.window.start);
+  }
+
+  /** Whether the window is over (its counter is done); a rolling window never is. */
+  ended(now: number): boolean {
+    return this.rolling === null && now >= this.window.end;
+  }
+
+  /** Settled usage in the store's last answer, as it stands at `now` (rolling windows lose the buckets that left). */
+  private storeUsed(now: number): number {
+    if (!this.view) return 0;
+    return this.rolling && this.view.buckets ? liveSum(this.rolling, this.view.buckets, now) : this.view.used;
   }
 
   /** Whether the lease should be renewed (in use, and half its time gone). */
@@ -85,8 +108,8 @@ export class SharedTally implements Tally {
     return !this.returning && now < this.leaseUntil && this.held + this.spent + amount <= this.granted;
   }
 
-  used(): number {
-    return (this.view?.used ?? 0) + this.spent + this.preSync;
+  used(now: number = this.window.end): number {
+    return this.storeUsed(now) + this.spent + this.preSync;
   }
 
   inFlight(): number {
@@ -94,34 +117,43 @@ export class SharedTally implements Tally {
   }
 
   /** Whether another report could bring the lease up to `amount` more (by the store's last answer). */
-  couldGet(amount: number): boolean {
+  couldGet(amount: number, now: number): boolean {
     if (!this.view) return true;
     const others = this.view.leased - this.granted;
-    return this.limitAmount - this.view.used - this.spent - others >= this.held + amount;
-  }
-
-  /** What is left for anyone, as far as this process knows. */
-  free(): number {
-    return this.limitAmount - this.used() - this.inFlight();
+    return this.limitAmount - this.storeUsed(now) - this.spent - others >= this.held + amount;
   }
 
   /** Set once the seed read was issued: records observed later are not assumed to be in it. */
   seedIssued = false;
 
-  add(_at: number, amount: number, fromRecord: boolean): void {
-    if (fromRecord && !this.synced && !this.seedIssued) this.preSync += amount;
+  add(at: number, amount: number, fromRecord: boolean): void {
+    const pre = fromRecord && !this.synced && !this.seedIssued;
+    if (pre) this.preSync += amount;
     else this.spent += amount;
+    if (this.rolling) (pre ? this.preSyncBuckets : this.spentBuckets).add(bucketOf(this.rolling, at), amount);
   }
 
-  /** The report this tally sends; `need` is the lease it must end up with (0: no lease wanted). */
-  report(now: number, need: number, seed: number): BudgetCounterUpdate {
+  /**
+   * The report this tally sends; `need` is the lease it must end up with (0: no lease
+   * wanted); `seed` is past usage read from the records (for a counter it may create).
+   */
+  report(now: number, need: number, seed: ReadonlyArray<{ at: number; units: number }>): BudgetCounterUpdate {
     const lease = this.blocking && !this.returning;
+    const r = this.rolling;
+    let seedBuckets: Array<[number, number]> | undefined;
+    if (r) {
+      const b = new BucketAmounts();
+      for (const s of seed) b.add(bucketOf(r, s.at), s.units);
+      seedBuckets = b.pairs();
+    }
     return {
       key: this.key,
       partition: this.partition,
-      expiresAt: this.window.end,
+      // A rolling counter lives while a bucket of it can count.
+      expiresAt: r ? now + r.windowMs + r.bucketMs : this.window.end,
       limit: this.limitAmount,
-      seed,
+      seed: seed.reduce((n, s) => n + s.units, 0),
+      ...(r ? { rolling: r, seedBuckets, spentBuckets: this.spentBuckets.pairs() } : {}),
       holder: this.holder,
       spent: this.spent,
       inFlight: this.held,
@@ -139,12 +171,17 @@ export class SharedTally implements Tally {
     this.view = state;
     this.granted = state.granted;
     this.spent -= sent.spent;
+    this.spentBuckets.subtract(sent.spentBuckets ?? []);
     this.reportedInFlight = sent.inFlight;
     this.leaseUntil = state.granted > 0 ? sentAt + LEASE_TTL_MS - LEASE_MARGIN_MS : 0;
     if (first) {
       // A counter this process created started from the records, which hold what it saw.
-      if (!state.created) this.spent += this.preSync;
+      if (!state.created) {
+        this.spent += this.preSync;
+        this.spentBuckets.merge(this.preSyncBuckets);
+      }
       this.preSync = 0;
+      this.preSyncBuckets.clear();
     }
   }
 

@@ -4,17 +4,15 @@
  * Calendar tallies are filed per (limit, current window): when a window ends, the next
  * lookup of that limit starts a fresh bucket and the old one is simply dropped, so a
  * rollover costs O(1) on the call path whatever the number of users, and the ended
- * window's per-user memory goes with it. A tally of an ended window that still owes the
- * store a report stays reachable from `LeaseSync` (and from the reservations of its
- * calls in flight) until it has reported.
+ * window's per-user memory goes with it. A rolling window has one tally per (limit,
+ * subject) that slides; idle ones are swept off the call path. A tally that still owes
+ * the store a report stays reachable from `LeaseSync` (and from the reservations of
+ * its calls in flight) until it has reported.
  */
 import type { BudgetLimit } from "./limits.js";
 import { windowAt } from "./periods.js";
 import { SHARED_PARTITION, userOf } from "./scopes.js";
-import type { LeaseSync } from "./lease-sync.js";
 import { SharedTally } from "./shared-tally.js";
-import type { Tally } from "./tally.js";
-import { WindowTally } from "./window-tally.js";
 
 interface WindowBucket {
   limit: BudgetLimit;
@@ -23,15 +21,15 @@ interface WindowBucket {
   tallies: Map<string, SharedTally>;
 }
 
+/** A rolling tally idle this long is forgotten here (its counter stays in the store). */
+const ROLLING_IDLE_MS = 5 * 60_000;
+
 export class TallyIndex {
   private readonly calendar = new Map<string, WindowBucket>();
-  private readonly rolling = new Map<string, WindowTally>();
+  private readonly rolling = new Map<string, SharedTally>();
   private serial = 0;
 
-  constructor(
-    private readonly holder: string,
-    private readonly sync: LeaseSync,
-  ) {}
+  constructor(private readonly holder: string) {}
 
   /** Tallies held for current windows. */
   get size(): number {
@@ -41,13 +39,14 @@ export class TallyIndex {
   }
 
   /** The tally of `limit` for `subject` in the window containing `now`, made if needed (no I/O). */
-  get(limit: BudgetLimit, subject: string, now: number): Tally {
+  get(limit: BudgetLimit, subject: string, now: number): SharedTally {
     if (typeof limit.period === "object") {
       const key = `${limit.id}\u0000${subject}`;
-      let w = this.rolling.get(key);
-      if (!w || w.limit !== limit) this.rolling.set(key, (w = new WindowTally(limit, subject, now)));
-      w.current(now);
-      return w;
+      let t = this.rolling.get(key);
+      // The window's length is in the counter's key: a changed length starts a new counter.
+      if (!t || t.limit !== limit) this.rolling.set(key, (t = this.make(limit, subject, `rolling${limit.period.rollingHours}h`, now)));
+      t.current(now);
+      return t;
     }
     let bucket = this.calendar.get(limit.id);
     if (!bucket || bucket.limit !== limit || now >= bucket.end || now < bucket.start) {
@@ -56,18 +55,18 @@ export class TallyIndex {
       this.calendar.set(limit.id, bucket);
     }
     let t = bucket.tallies.get(subject);
-    if (!t) {
-      const user = userOf(limit, subject);
-      // One holder id per tally object: a replaced tally's lease is returned under its own name.
-      t = new SharedTally(limit, subject, `${limit.id}|${subject}|${bucket.start}`, user ?? SHARED_PARTITION, `${this.holder}.${this.serial++}`, now);
-      bucket.tallies.set(subject, t);
-    }
+    if (!t) bucket.tallies.set(subject, (t = this.make(limit, subject, String(bucket.start), now)));
     return t;
   }
 
   /** Existing tally of the current window only (no creation). */
-  peek(limit: BudgetLimit, subject: string, now: number): Tally | undefined {
-    if (typeof limit.period === "object") return this.rolling.get(`${limit.id}\u0000${subject}`);
+  peek(limit: BudgetLimit, subject: string, now: number): SharedTally | undefined {
+    if (typeof limit.period === "object") {
+      const t = this.rolling.get(`${limit.id}\u0000${subject}`);
+      if (t?.limit !== limit) return undefined;
+      t.current(now);
+      return t;
+    }
     const bucket = this.calendar.get(limit.id);
     if (!bucket || bucket.limit !== limit || now >= bucket.end || now < bucket.start) return undefined;
     return bucket.tallies.get(subject);
@@ -76,13 +75,19 @@ export class TallyIndex {
   /** Forgets every tally of these limits (changed or removed); their leases go back through `LeaseSync`. */
   dropLimits(ids: ReadonlySet<string>): void {
     for (const id of ids) this.calendar.delete(id);
-    for (const [key, w] of this.rolling) if (ids.has(w.limit.id)) this.rolling.delete(key);
+    for (const [key, t] of this.rolling) if (ids.has(t.limit.id)) this.rolling.delete(key);
   }
 
-  /** Drops rolling tallies idle for longer than their window (their usage has left it). */
+  /** Drops rolling tallies idle for a while with no call in flight (a later call starts from the store's counter). */
   sweepRolling(now: number): void {
-    for (const [key, w] of this.rolling) {
-      if (w.held === 0 && now - w.lastActive > w.rollingHours * 3_600_000) this.rolling.delete(key);
+    for (const [key, t] of this.rolling) {
+      if (t.held === 0 && now - t.lastActive > ROLLING_IDLE_MS) this.rolling.delete(key);
     }
+  }
+
+  private make(limit: BudgetLimit, subject: string, window: string, now: number): SharedTally {
+    const user = userOf(limit, subject);
+    // One holder id per tally object: a replaced tally's lease is returned under its own name.
+    return new SharedTally(limit, subject, `${limit.id}|${subject}|${window}`, user ?? SHARED_PARTITION, `${this.holder}.${this.serial++}`, now);
   }
 }

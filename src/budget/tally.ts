@@ -1,7 +1,6 @@
 /**
- * What the guard asks of a running total, whichever kind it is: a shared counter
- * (calendar windows: the store holds the truth, see `shared-tally.ts`) or a local
- * rolling window (`window-tally.ts`).
+ * What reports and reservations ask of a running total (a shared counter whose truth
+ * is in the store, see `shared-tally.ts`), and the unit conversions of a limit.
  */
 import type { BudgetLimit } from "./limits.js";
 import type { PeriodWindow } from "./periods.js";

@@ -7,8 +7,14 @@
  * A grant never takes more than is free (limit - used - other live leases), so
  * used + live leases <= limit holds after every grant; only calls that use more than
  * their estimate push `used` past it (the overshoot bound in the README).
+ *
+ * A rolling window's counter keeps its usage in buckets (`bucketMs`, aligned on the
+ * epoch) inside the same document, so one read gives the whole window and one
+ * guarded write keeps the grant invariant; `used` is the sum of the buckets that
+ * overlap the window at `now`, and a bucket leaves the window whole, once its end
+ * is more than the window's length ago.
  */
-import type { BudgetCounterState, BudgetCounterUpdate } from "./types.js";
+import type { BudgetCounterState, BudgetCounterUpdate, BudgetRollingWindow } from "./types.js";
 
 /** The part of the free budget (beyond what it needs) a lease takes. */
 export const LEASE_SHARE = 0.25;
@@ -26,17 +32,26 @@ export interface CounterDoc {
   limit: number;
   expiresAt: number;
   leases: Record<string, CounterLease>;
+  /** Rolling windows only: units per bucket index. */
+  buckets?: Record<string, number>;
+  rolling?: BudgetRollingWindow;
+}
+
+/** The oldest bucket that still counts in a rolling window at `now`. */
+export function firstLiveBucket(r: BudgetRollingWindow, now: number): number {
+  return Math.floor((now - r.windowMs) / r.bucketMs);
 }
 
 /** Applies one update to a counter (null: it does not exist yet) and returns the new document and state. */
 export function applyCounterUpdate(current: CounterDoc | null, u: BudgetCounterUpdate): { doc: CounterDoc; state: BudgetCounterState } {
   const doc: CounterDoc = current
-    ? { ...current, leases: { ...current.leases } }
+    ? { ...current, leases: { ...current.leases }, ...(current.buckets ? { buckets: { ...current.buckets } } : {}) }
     : { key: u.key, used: Math.max(0, u.seed), limit: u.limit, expiresAt: u.expiresAt, leases: {} };
   doc.limit = u.limit;
   doc.expiresAt = Math.max(doc.expiresAt, u.expiresAt);
   for (const [holder, lease] of Object.entries(doc.leases)) if (lease.until <= u.now) delete doc.leases[holder];
-  doc.used += u.spent;
+  if (u.rolling) applyRolling(doc, current === null, u, u.rolling);
+  else doc.used += u.spent;
   let others = 0;
   for (const [holder, lease] of Object.entries(doc.leases)) if (holder !== u.holder) others += lease.amount;
   const free = Math.max(0, doc.limit - doc.used - others);
@@ -50,7 +65,27 @@ export function applyCounterUpdate(current: CounterDoc | null, u: BudgetCounterU
   return { doc, state: { ...stateOf(doc, u.now), granted: own, created: current === null } };
 }
 
-/** The counter as every process sees it (expired leases left out); `granted` is 0. */
+/** Adds a rolling report's buckets, drops the buckets that left the window and sets `used` to the sum of the rest. */
+function applyRolling(doc: CounterDoc, created: boolean, u: BudgetCounterUpdate, r: BudgetRollingWindow): void {
+  // A changed bucket size would misplace old buckets; the key names the window, so this only guards bad input.
+  if (!doc.rolling || doc.rolling.bucketMs !== r.bucketMs) doc.buckets = {};
+  doc.rolling = { windowMs: r.windowMs, bucketMs: r.bucketMs };
+  const buckets = (doc.buckets ??= {});
+  const add = (pairs: Array<[number, number]> | undefined) => {
+    for (const [b, units] of pairs ?? []) if (units !== 0) buckets[b] = (buckets[b] ?? 0) + units;
+  };
+  if (created) add(u.seedBuckets);
+  add(u.spentBuckets);
+  const first = firstLiveBucket(r, u.now);
+  let used = 0;
+  for (const [b, units] of Object.entries(buckets)) {
+    if (Number(b) < first) delete buckets[b];
+    else used += units;
+  }
+  doc.used = Math.max(0, used);
+}
+
+/** The counter as every process sees it (expired leases, and buckets past a rolling window, left out); `granted` is 0. */
 export function stateOf(doc: CounterDoc, now: number): BudgetCounterState {
   let leased = 0;
   let inFlight = 0;
@@ -59,5 +94,14 @@ export function stateOf(doc: CounterDoc, now: number): BudgetCounterState {
     leased += lease.amount;
     inFlight += lease.inFlight;
   }
-  return { key: doc.key, used: doc.used, leased, inFlight, granted: 0, created: false };
+  if (!doc.rolling) return { key: doc.key, used: doc.used, leased, inFlight, granted: 0, created: false };
+  const first = firstLiveBucket(doc.rolling, now);
+  const buckets: Array<[number, number]> = [];
+  let used = 0;
+  for (const [b, units] of Object.entries(doc.buckets ?? {})) {
+    if (Number(b) < first) continue;
+    buckets.push([Number(b), units]);
+    used += units;
+  }
+  return { key: doc.key, used: Math.max(0, used), leased, inFlight, granted: 0, created: false, buckets };
 }

@@ -121,6 +121,20 @@ export interface BudgetCounterUpdate {
   /** Lease expiry (epoch ms): a holder that stops reporting loses its lease then. */
   leaseUntil: number;
   now: number;
+  /**
+   * A rolling window: the counter keeps usage per bucket of `bucketMs` (epoch-aligned)
+   * and `used` is the sum of the buckets that overlap the last `windowMs` at `now`.
+   * `seed` and `spent` then come with their buckets (`seedBuckets`, `spentBuckets`:
+   * [bucket index, units], summing to `seed` and `spent`).
+   */
+  rolling?: BudgetRollingWindow;
+  seedBuckets?: Array<[number, number]>;
+  spentBuckets?: Array<[number, number]>;
+}
+
+export interface BudgetRollingWindow {
+  windowMs: number;
+  bucketMs: number;
 }
 
 export interface BudgetCounterState {
@@ -134,6 +148,8 @@ export interface BudgetCounterState {
   granted: number;
   /** True when this update created the counter (its `used` started from `seed`). */
   created: boolean;
+  /** Rolling windows: the live buckets ([bucket index, units]), so a holder sees usage leave the window without asking. */
+  buckets?: Array<[number, number]>;
 }
 
 /** What a leaderboard ranks: users, or threads (a thread is keyed with its user). */

@@ -84,7 +84,11 @@ describe("BudgetGuard periods", () => {
     expect((await again.guard.getBudgetStatus())[0]).toMatchObject({ limitId: "roll", used: 1500, resetsAt: null });
     clock.set("2026-06-01T12:16:30Z");
     expect((await again.guard.getBudgetStatus())[0].used).toBe(500);
-    clock.set("2026-06-01T13:01:00Z");
+    // Usage leaves a 2-hour window in 2-minute buckets (1/60 of the window): the bucket
+    // 11:00-11:02 counts while any part of it is inside the window, so until 13:02.
+    clock.set("2026-06-01T13:01:59Z");
+    expect((await again.guard.getBudgetStatus())[0].used).toBe(500);
+    clock.set("2026-06-01T13:02:00Z");
     expect((await again.guard.getBudgetStatus())[0].used).toBe(0);
   });
 });

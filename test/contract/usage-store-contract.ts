@@ -472,6 +472,39 @@ export function describeUsageStoreContract(
         expect(total).toBeLessThanOrEqual(1000);
         expect(total).toBe(900);
       });
+
+      it("keeps a rolling window in buckets: usage leaves a bucket at a time, and room that left is granted again", async () => {
+        const key = `bc-roll-${tag()}`;
+        const p = `u-${key}`;
+        const rolling = { windowMs: HOUR, bucketMs: 60_000 };
+        // Bucket-aligned times, so the test does not depend on when it runs.
+        const t0 = Math.floor(Date.now() / 60_000) * 60_000;
+        const b0 = t0 / 60_000;
+        const at = (now: number, over: Partial<import("../../src/stores/types.js").BudgetCounterUpdate>) =>
+          update(key, "A", { rolling, now, leaseUntil: now + 30_000, expiresAt: now + HOUR, seed: 0, ...over });
+        // Created from a seed of 300 in the bucket 30 minutes back, then 200 spent now.
+        const [first] = await store.updateBudgetCounters([at(t0, { seed: 300, seedBuckets: [[b0 - 30, 300]] })]);
+        expect(first).toMatchObject({ used: 300, created: true });
+        const [a] = await store.updateBudgetCounters([at(t0 + 1000, { spent: 200, spentBuckets: [[b0, 200]], need: 400, want: 400 })]);
+        expect(a).toMatchObject({ used: 500, granted: 400, leased: 400 });
+        // B asks for more than is free (1000 - 500 - 400 = 100): it gets nothing.
+        const [b] = await store.updateBudgetCounters([{ ...at(t0 + 2000, { need: 200, want: 200 }), holder: "B" }]);
+        expect(b.granted).toBe(0);
+        // 31 minutes later the seeded bucket has left the window (it ended 30 minutes after t0 - 29 min).
+        const later = t0 + 31 * 60_000;
+        const [read] = await store.readBudgetCounters([{ key, partition: p }], later);
+        expect(read).toMatchObject({ used: 200 });
+        expect(read!.buckets).toEqual([[b0, 200]]);
+        // Just before, it still counted: a bucket counts while any part of it is in the window.
+        const [before] = await store.readBudgetCounters([{ key, partition: p }], t0 + 30 * 60_000 - 1);
+        expect(before).toMatchObject({ used: 500 });
+        const [b2] = await store.updateBudgetCounters([{ ...at(later, { need: 200, want: 200 }), holder: "B" }]);
+        expect(b2).toMatchObject({ used: 200, granted: 200 });
+        // An hour after the spend, nothing is left in the window and the old buckets are gone from the counter.
+        const [gone] = await store.updateBudgetCounters([at(t0 + 2 * HOUR, {})]);
+        expect(gone).toMatchObject({ used: 0 });
+        expect(gone.buckets).toEqual([]);
+      });
     });
 
     describe("user-supplied strings are data", () => {
