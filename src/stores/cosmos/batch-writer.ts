@@ -24,7 +24,7 @@ import type { OpenedContainer } from "./container-setup.js";
 import type { CosmosContext } from "./context.js";
 import { docIdFor, toUsageDocument } from "./documents.js";
 import { storedIdsQuery } from "./queries.js";
-import { backoffMs, batchFailure, isTransient, messageOf, sleep, statusOf } from "./retry.js";
+import { backoffMs, batchFailure, isTransient, messageOf, sleep, statusOf, unusableError } from "./retry.js";
 import {
   groupDeltas,
   groupPatch,
@@ -203,7 +203,7 @@ async function sendOnce(
     if (s === 413 || /too large|RequestEntityTooLarge|\b413\b/i.test(msg)) throw new TooLarge(msg);
     if (s !== undefined) {
       if (RETRY_STATUS.has(s)) return { kind: "retry", error: err, retryAfterMs };
-      throw new StoreError(`Cosmos DB batch write failed with status ${s}: ${msg}`, { cause: err });
+      throw unusableError(err, "batch write", ctx.policy.location) ?? new StoreError(`Cosmos DB batch write failed with status ${s}: ${msg}`, { cause: err });
     }
     // SDK 4.9 rewraps a batch the service refused whole (429, 503, ...) as a plain
     // Error with neither status nor cause: nothing was applied, so it is safe to send again.

@@ -2,7 +2,7 @@
 import type { Container, OperationInput } from "@azure/cosmos";
 import { StoreError } from "../../errors.js";
 import type { CosmosContext } from "./context.js";
-import { backoffMs, isTransient, messageOf, sleep } from "./retry.js";
+import { backoffMs, isTransient, messageOf, sleep, unusableError } from "./retry.js";
 
 /**
  * Sends bulk operations until each has a final status. Throttled or unavailable
@@ -39,7 +39,7 @@ export async function bulkWithRetry(ctx: CosmosContext, c: Container, ops: Opera
       if (pending.length === 0) break;
       lastError = new Error(`${pending.length} operations throttled or unavailable`);
     } catch (err) {
-      if (!isTransient(err)) throw new StoreError(`Cosmos DB ${what} failed: ${messageOf(err)}`, { cause: err });
+      if (!isTransient(err)) throw unusableError(err, what, policy.location) ?? new StoreError(`Cosmos DB ${what} failed: ${messageOf(err)}`, { cause: err });
       lastError = err;
     }
     if (attempt >= policy.maxAttempts) {

@@ -36,7 +36,12 @@ export class CosmosContext {
     /** Replaces `import("@azure/cosmos")` (tests of the missing-dependency path). */
     private readonly importSdk?: () => Promise<unknown>,
   ) {
-    this.policy = { maxAttempts: cfg.maxAttempts, baseDelayMs: cfg.baseDelayMs, maxDelayMs: cfg.maxDelayMs };
+    this.policy = {
+      maxAttempts: cfg.maxAttempts,
+      baseDelayMs: cfg.baseDelayMs,
+      maxDelayMs: cfg.maxDelayMs,
+      location: `Cosmos DB container ${cfg.databaseId}/${cfg.containerId}${cfg.endpoint ? ` at ${cfg.endpoint}` : ""}`,
+    };
   }
 
   /** The container, opened (and created if allowed) once; a failed open is retried by the next call. */

@@ -3,16 +3,26 @@
  * throttling retries: a busy account (429), a gateway hiccup (5xx, 408) or a dropped
  * connection must delay a write, not lose it. After the last attempt the caller gets
  * a StoreError and the writer above keeps the records buffered.
+ *
+ * An account that refuses the credentials (401) or the operation (403: a missing
+ * data-plane role, the firewall, a disabled account or a full partition) is not busy:
+ * retrying within seconds cannot help. It fails at once with a StoreUnusableError naming
+ * the container and the service's answer, which the writer reports once and retries at
+ * its slow pace (every 60 s), keeping the records in memory and the spill journal, as
+ * it does for a SQLite file that cannot be used.
  */
-import { StoreError, TokenTrackingError } from "../../errors.js";
+import { StoreError, StoreUnusableError, TokenTrackingError } from "../../errors.js";
 
 export interface RetryPolicy {
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /** What an unusable-store report names, e.g. `Cosmos DB container db/c at https://...`. */
+  location?: string;
 }
 
 const RETRYABLE_STATUS = new Set([408, 429, 449, 500, 502, 503, 504]);
+const UNUSABLE_STATUS = new Set([401, 403]);
 const NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET"]);
 
 export function statusOf(err: unknown): number | undefined {
@@ -48,6 +58,31 @@ export function batchFailure(err: unknown): { status?: number; retryAfterMs?: nu
 
 export const isRetryableStatus = (status: number): boolean => RETRYABLE_STATUS.has(status);
 
+/**
+ * A StoreUnusableError for an answer of 401 or 403 (also as the `cause` of a refused
+ * batch), else undefined. The message holds no request id, so the writer's report of
+ * the same failure stays one line however often it retries.
+ */
+export function unusableError(err: unknown, what: string, location = "Cosmos DB container"): StoreUnusableError | undefined {
+  const status = batchFailure(err).status;
+  if (status === undefined || !UNUSABLE_STATUS.has(status)) return undefined;
+  const source = statusOf(err) !== undefined ? err : (err as { cause?: unknown }).cause;
+  const sub = (source as { substatus?: unknown } | null)?.substatus;
+  const why =
+    status === 401
+      ? "the account refused the credentials (401 Unauthorized): check the key, or that the client's identity can get tokens for this account"
+      : `the account refused the operation (403 Forbidden${typeof sub === "number" ? `, substatus ${sub}` : ""}): check the identity's data-plane role on the account, the account's firewall and network rules, and that the account and container are enabled and not full`;
+  return new StoreUnusableError(location, `${location}: ${what} failed: ${why}. The service said: ${stableMessage(err)}`, { cause: err });
+}
+
+/** The error's first line without the per-request activity id and dates. */
+function stableMessage(err: unknown): string {
+  return messageOf(err)
+    .replace(/,?\s*ActivityId:\s*[0-9a-f-]+/gi, "")
+    .replace(/\b\d{4}-\d{2}-\d{2}T[0-9:.]+Z?\b/g, "<time>")
+    .trim();
+}
+
 export function backoffMs(attempt: number, policy: RetryPolicy, retryAfterMs?: number): number {
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   const jittered = Math.random() * exp;
@@ -63,6 +98,8 @@ export async function withRetry<T>(what: string, policy: RetryPolicy, fn: () => 
       return await fn();
     } catch (err) {
       if (err instanceof TokenTrackingError) throw err;
+      const unusable = unusableError(err, what, policy.location);
+      if (unusable) throw unusable;
       if (!isTransient(err)) throw new StoreError(`Cosmos DB ${what} failed: ${messageOf(err)}`, { cause: err });
       if (attempt >= policy.maxAttempts) {
         throw new StoreError(

@@ -13,7 +13,7 @@ import type { OpenedContainer } from "./container-setup.js";
 import type { CosmosContext, Doc } from "./context.js";
 import { fromUsageDocument } from "./documents.js";
 import { ALL_ROLLUP_TYPES, periodSourceQuery, rollupQuery } from "./queries.js";
-import { backoffMs, batchFailure, isRetryableStatus, isTransient, messageOf, sleep } from "./retry.js";
+import { backoffMs, batchFailure, isRetryableStatus, isTransient, messageOf, sleep, unusableError } from "./retry.js";
 import {
   COUNTERS,
   groupDeltas,
@@ -97,7 +97,7 @@ export async function syncDay(
       if (err instanceof StoreError) throw err;
       const refused = batchFailure(err);
       if (refused.status !== undefined && !isRetryableStatus(refused.status)) {
-        throw new StoreError(`Cosmos DB rollup rewrite failed with status ${refused.status}: ${messageOf(err)}`, { cause: err });
+        throw unusableError(err, "rollup rewrite", ctx.policy.location) ?? new StoreError(`Cosmos DB rollup rewrite failed with status ${refused.status}: ${messageOf(err)}`, { cause: err });
       }
       // SDK 4.9 rewraps a batch refused whole (429, 503) as a plain Error without a status.
       if (refused.status === undefined && !isTransient(err) && !/^Batch request error/.test(messageOf(err))) {

@@ -1,0 +1,127 @@
+/**
+ * A Cosmos DB account that refuses the credentials (401) or the operation (403, e.g. a
+ * missing data-plane role), answered by the extended local server's fault hooks while an
+ * agent makes model calls: the calls succeed, the failure is reported once naming the
+ * container and the service's answer, the records go to the spill journal, the store is
+ * retried at the slow pace for unusable stores (not the fast backoff for a busy account),
+ * and once the account takes writes again every record is stored exactly once.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ScriptedChatModel } from "../../examples/lib/scripted-chat-model.js";
+import { FlushTimeoutError, StoreUnusableError } from "../../src/errors.js";
+import { attachTokenTracking } from "../../src/handler/attach.js";
+import { createTokenMonitor } from "../../src/monitor/token-monitor.js";
+import { CosmosUsageStore } from "../../src/stores/cosmos/index.js";
+import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
+
+let local: LocalCosmos;
+beforeAll(async () => {
+  local = await startLocalCosmos();
+});
+afterAll(async () => {
+  await local?.close();
+});
+
+/** The slow pace of an unusable store in this test (the default is 60 s). */
+const UNUSABLE_RETRY_MS = 2500;
+
+function capture() {
+  const lines: Array<{ level: string; message: string }> = [];
+  return {
+    lines,
+    logger: { warn: (m: string) => void lines.push({ level: "warn", message: m }), error: (m: string) => void lines.push({ level: "error", message: m }) },
+    unusable: () => lines.filter((l) => l.level === "error" && l.message.includes("cannot be stored")).map((l) => l.message),
+  };
+}
+
+function journaled(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.startsWith("spill-"))
+    .flatMap((f) => readFileSync(join(dir, f), "utf8").split("\n").filter((l) => l !== ""))
+    .map((l) => (JSON.parse(l) as { id: string }).id);
+}
+
+async function storedUsageIds(containerId: string): Promise<string[]> {
+  const container = local.client().database(local.databaseId).container(containerId);
+  const { resources } = await container.items.query<{ id: string }>("SELECT c.id FROM c WHERE c.type = 'usage'").fetchAll();
+  return resources.map((d) => d.id);
+}
+
+const CASES = [
+  { status: 401, subStatus: undefined, says: /refused the credentials \(401 Unauthorized\)/ },
+  { status: 403, subStatus: 5301, says: /refused the operation \(403 Forbidden, substatus 5301\)/ },
+] as const;
+
+describe("a Cosmos DB account that refuses this client", () => {
+  it.each(CASES)("answering $status: calls succeed, one report naming the container, records journaled, retried at the slow pace, stored once after", async ({ status, subStatus, says }) => {
+    const containerId = local.uniqueContainerId(`refused${status}`);
+    const spillDir = mkdtempSync(join(tmpdir(), "tt-cosmos-unusable-"));
+    const log = capture();
+    const monitor = createTokenMonitor({
+      store: new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 4 }),
+      writer: { flushIntervalMs: 20, retryDelayMs: 20, maxRetryDelayMs: 200, unusableRetryDelayMs: UNUSABLE_RETRY_MS, spillDir },
+      logger: log.logger,
+    });
+    const model = new ScriptedChatModel();
+    const config = attachTokenTracking({ configurable: { user_id: "alice", thread_id: "t1" } }, { monitor });
+    await model.invoke("before", config);
+    await monitor.flush();
+    expect(await storedUsageIds(containerId)).toHaveLength(1);
+
+    // From now on every request is refused (the key was rotated, the role removed).
+    local.faults.failNext("any", 1_000_000, { status, ...(subStatus !== undefined ? { subStatus } : {}) });
+    try {
+    for (let i = 0; i < 5; i++) expect(typeof (await model.invoke(`during ${i}`, config)).content).toBe("string");
+    const failure = await monitor.flush({ timeoutMs: 20_000 }).then(() => null, (e: unknown) => e);
+    // The flush gives up at once with the reason (not after its 20 s timeout), and says where the records are.
+    expect(failure).toBeInstanceOf(FlushTimeoutError);
+    const f = failure as FlushTimeoutError;
+    expect(f.message).toMatch(/^5 token usage records not yet stored \(/);
+    expect(f.message).toContain(`${local.databaseId}/${containerId}`);
+    expect(f).toMatchObject({ spilled: 5, atRisk: 0, journal: spillDir });
+    expect(journaled(spillDir)).toHaveLength(5);
+
+    // One report, naming the container and the service's answer, with no per-request ids in it.
+    const reports = log.unusable();
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toContain(`Cosmos DB container ${local.databaseId}/${containerId}`);
+    expect(reports[0]).toMatch(says);
+    expect(reports[0]).toContain(`Injected fault: ${status}`);
+    expect(reports[0]).toMatch(/tried again every 3 s/);
+
+    // The slow pace: within a second of the report, no new attempt reaches the account
+    // (a busy account's backoff, 20 ms doubling, would have tried several times).
+    const refusedBefore = local.ops.faulted;
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(local.ops.faulted).toBe(refusedBefore);
+
+    // More calls and another flush: still one report.
+    await model.invoke("still refused", config);
+    await monitor.flush({ timeoutMs: 20_000 }).catch(() => undefined);
+    expect(log.unusable()).toHaveLength(1);
+
+    // The error itself, from the store: a StoreUnusableError naming the container.
+    const direct = new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, maxAttempts: 4 });
+    const thrown = await direct.getSetting("budget-limits", "any").then(() => null, (e: unknown) => e);
+    expect(thrown).toBeInstanceOf(StoreUnusableError);
+    expect(thrown).toMatchObject({ code: "ERR_STORE_UNUSABLE", location: `Cosmos DB container ${local.databaseId}/${containerId}` });
+    await direct.close();
+
+    } finally {
+      // The account takes writes again.
+      local.faults.clear();
+    }
+    // A flush tries the store at once: the journal and the memory are stored, once each.
+    await monitor.flush({ timeoutMs: 20_000 });
+    const ids = await storedUsageIds(containerId);
+    expect(ids).toHaveLength(7);
+    expect(new Set(ids).size).toBe(7);
+    expect(journaled(spillDir)).toEqual([]);
+    expect(log.lines.some((l) => l.message.includes("writes succeed again"))).toBe(true);
+    await monitor.close();
+  }, 60_000);
+});
