@@ -6,7 +6,7 @@
  * retried at the slow pace for unusable stores (not the fast backoff for a busy account),
  * and once the account takes writes again every record is stored exactly once.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +16,7 @@ import { attachTokenTracking } from "../../src/handler/attach.js";
 import { createTokenMonitor } from "../../src/monitor/token-monitor.js";
 import { CosmosUsageStore } from "../../src/stores/cosmos/index.js";
 import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
+import { captureLog, journaled } from "./support/log-capture.js";
 
 let local: LocalCosmos;
 beforeAll(async () => {
@@ -27,23 +28,6 @@ afterAll(async () => {
 
 /** The slow pace of an unusable store in this test (the default is 60 s). */
 const UNUSABLE_RETRY_MS = 2500;
-
-function capture() {
-  const lines: Array<{ level: string; message: string }> = [];
-  return {
-    lines,
-    logger: { warn: (m: string) => void lines.push({ level: "warn", message: m }), error: (m: string) => void lines.push({ level: "error", message: m }) },
-    unusable: () => lines.filter((l) => l.level === "error" && l.message.includes("cannot be stored")).map((l) => l.message),
-  };
-}
-
-function journaled(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.startsWith("spill-"))
-    .flatMap((f) => readFileSync(join(dir, f), "utf8").split("\n").filter((l) => l !== ""))
-    .map((l) => (JSON.parse(l) as { id: string }).id);
-}
 
 async function storedUsageIds(containerId: string): Promise<string[]> {
   const container = local.client().database(local.databaseId).container(containerId);
@@ -60,7 +44,7 @@ describe("a Cosmos DB account that refuses this client", () => {
   it.each(CASES)("answering $status: calls succeed, one report naming the container, records journaled, retried at the slow pace, stored once after", async ({ status, subStatus, says }) => {
     const containerId = local.uniqueContainerId(`refused${status}`);
     const spillDir = mkdtempSync(join(tmpdir(), "tt-cosmos-unusable-"));
-    const log = capture();
+    const log = captureLog();
     const monitor = createTokenMonitor({
       store: new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 4 }),
       writer: { flushIntervalMs: 20, retryDelayMs: 20, maxRetryDelayMs: 200, unusableRetryDelayMs: UNUSABLE_RETRY_MS, spillDir },

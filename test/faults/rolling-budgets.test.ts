@@ -15,10 +15,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBudgetedMonitor } from "../../src/budget/index.js";
 import { startFakeOpenAIChatServer } from "../providers/fake-servers/openai-chat.js";
 import { LOCAL_KEY, startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
-import { quietLogger, startFixture, type RunningChild } from "./support/children.js";
+import { startFixture, type RunningChild } from "./support/children.js";
+import { budgetedMonitorFor, type StoreArgs } from "./support/fleet-stores.js";
 
 const PROCESSES = 4;
 const PER_CALL = 25;
@@ -31,8 +31,6 @@ const PHASES = [
 ];
 const ROLLING = { id: "roller-1h", scope: "user:roller", metric: "tokens", amount: LIMIT, period: { rollingHours: 1 }, mode: "block" } as const;
 
-type StoreArgs = { store: "sqlite"; path: string } | { store: "cosmos"; endpoint: string; key: string; databaseId: string; containerId: string };
-
 let cosmos: LocalCosmos;
 beforeAll(async () => {
   cosmos = await startLocalCosmos();
@@ -41,21 +39,10 @@ afterAll(async () => {
   await cosmos?.close();
 });
 
-function monitorFor(args: StoreArgs, shift = 0) {
-  return createBudgetedMonitor({
-    env: {},
-    logger: quietLogger,
-    ...(args.store === "sqlite"
-      ? { store: "sqlite" as const, sqlitePath: args.path }
-      : { store: "cosmos" as const, cosmos: { client: cosmos.client(), databaseId: args.databaseId, containerId: args.containerId, createIfMissing: true } }),
-    budget: { logger: quietLogger, now: () => new Date(Date.now() + shift) },
-  });
-}
-
 async function runFleet(args: StoreArgs, label: string) {
   const dir = mkdtempSync(join(tmpdir(), "tt-rolling-fleet-"));
   const server = await startFakeOpenAIChatServer({ usage: { input: 5, output: 20 } });
-  const setup = monitorFor(args);
+  const setup = budgetedMonitorFor(args, cosmos);
   await setup.guard.setLimit(ROLLING);
   await setup.monitor.close();
   const children: RunningChild[] = [];
@@ -75,7 +62,7 @@ async function runFleet(args: StoreArgs, label: string) {
       admitted.push(results.reduce((n, r) => n + r.ok, 0));
     }
     await Promise.all(children.map((c) => c.exited));
-    const reader = monitorFor(args, PHASES[2].shift);
+    const reader = budgetedMonitorFor(args, cosmos, PHASES[2].shift);
     const [status] = await reader.guard.getBudgetStatus("roller");
     await reader.monitor.close();
     const warnings = children.map((c) => c.stderr()).join("").split("\n").filter((l) => l.includes("call allowed"));

@@ -12,11 +12,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBudgetedMonitor } from "../../src/budget/index.js";
 import { startFakeOpenAIChatServer } from "../providers/fake-servers/openai-chat.js";
 import type { FakeServer } from "../providers/fake-servers/shared.js";
 import { LOCAL_KEY, startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
-import { quietLogger, startFixture, type RunningChild } from "./support/children.js";
+import { startFixture, type RunningChild } from "./support/children.js";
+import { budgetedMonitorFor, type StoreArgs } from "./support/fleet-stores.js";
 
 const PROCESSES = 4;
 const CALLS = 60;
@@ -32,8 +32,6 @@ const LIMITS = [
   { id: "r-user-rpm", scope: "user:r-user", metric: "requests", amount: 40, period: "minute", mode: "block" },
 ] as const;
 
-type StoreArgs = { store: "sqlite"; path: string } | { store: "cosmos"; endpoint: string; key: string; databaseId: string; containerId: string };
-
 let cosmos: LocalCosmos;
 beforeAll(async () => {
   cosmos = await startLocalCosmos();
@@ -42,22 +40,11 @@ afterAll(async () => {
   await cosmos?.close();
 });
 
-function monitorFor(args: StoreArgs) {
-  return createBudgetedMonitor({
-    env: {},
-    logger: quietLogger,
-    ...(args.store === "sqlite"
-      ? { store: "sqlite" as const, sqlitePath: args.path }
-      : { store: "cosmos" as const, cosmos: { client: cosmos.client(), databaseId: args.databaseId, containerId: args.containerId, createIfMissing: true } }),
-    budget: { logger: quietLogger },
-  });
-}
-
 async function runFleet(args: StoreArgs) {
   const dir = mkdtempSync(join(tmpdir(), "tt-budget-fleet-"));
   const servers: Record<string, FakeServer> = {};
   for (const name of ["alice", "tenant", "agent", "model", "rpm", "late"]) servers[name] = await startFakeOpenAIChatServer({ usage: { input: 5, output: 20 } });
-  const setup = monitorFor(args);
+  const setup = budgetedMonitorFor(args, cosmos);
   for (const l of LIMITS) await setup.guard.setLimit(l as never);
   await setup.monitor.close();
 
@@ -96,7 +83,7 @@ async function runFleet(args: StoreArgs) {
     await Promise.all([...children, setter].map((c) => c.exited));
 
     // What the store holds: every admitted call recorded once.
-    const check = monitorFor(args);
+    const check = budgetedMonitorFor(args, cosmos);
     const aliceTokens = (await check.monitor.getUserUsage("alice", { days: 1 })).totalTokens;
     await check.monitor.close();
     return { results, sum, started, ended, servers, setAt, refusedAt, aliceTokens, warnings };

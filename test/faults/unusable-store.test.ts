@@ -6,7 +6,7 @@
  * kept (memory, then the spill journal), the store keeps being retried at a slow pace,
  * and a bounded flush says how many records were journaled and where.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -16,6 +16,7 @@ import { attachTokenTracking, createTokenMonitor, getTokenMonitor, setTokenMonit
 import { FlushTimeoutError, StoreUnusableError } from "../../src/errors.js";
 import { SqliteUsageStore } from "../../src/stores/sqlite/index.js";
 import { SCHEMA_VERSION } from "../../src/stores/sqlite/sqlite-connection.js";
+import { captureLog as capture, journaled } from "./support/log-capture.js";
 import { readUsageFile } from "./support/sqlite-checks.js";
 import { isMounted, mountTmpfs } from "./support/tmpfs.js";
 
@@ -23,24 +24,6 @@ const MODES = [
   ["in-process", false],
   ["worker", true],
 ] as const;
-
-function capture() {
-  const lines: Array<{ level: string; message: string }> = [];
-  return {
-    lines,
-    logger: { warn: (m: string) => void lines.push({ level: "warn", message: m }), error: (m: string) => void lines.push({ level: "error", message: m }) },
-    unusable: () => lines.filter((l) => l.level === "error" && l.message.includes("cannot be stored")).map((l) => l.message),
-  };
-}
-
-/** Records in a spill folder's journal files (whole JSON lines). */
-function journaled(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.startsWith("spill-"))
-    .flatMap((f) => readFileSync(join(dir, f), "utf8").split("\n").filter((l) => l !== ""))
-    .map((l) => (JSON.parse(l) as { id: string }).id);
-}
 
 const track = (monitor: ReturnType<typeof createTokenMonitor>, n: number, prefix: string) =>
   Promise.all(Array.from({ length: n }, (_, i) => monitor.trackUsage({ id: `${prefix}-${i}`, userId: "u", provider: "openai", model: "gpt-4o-mini", inputTokens: 10, outputTokens: 2 })));
