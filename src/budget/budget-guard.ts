@@ -27,6 +27,7 @@ import { seedUsage } from "./past-usage.js";
 import { ReservationBook, SettledCalls, type EstimateOptions, type UsageAmount } from "./reservations.js";
 import { subjectFor, type CallContext } from "./scopes.js";
 import { SharedTally } from "./shared-tally.js";
+import { troubleLogger } from "./store-trouble-log.js";
 import { TallyIndex } from "./tally-index.js";
 import { unitsOf } from "./tally.js";
 
@@ -46,6 +47,8 @@ export class BudgetGuard {
   private readonly monitor: BudgetMonitor;
   private readonly clock: () => Date;
   private readonly logger: Logger;
+  /** Store trouble (limits, counters, leases): each kind at most once a minute. */
+  private readonly trouble: Logger;
   private readonly registry: LimitRegistry;
   private readonly tallies: TallyIndex;
   private readonly raiser: AlertRaiser;
@@ -60,6 +63,7 @@ export class BudgetGuard {
     this.enabled = options.enabled ?? true;
     this.clock = options.now ?? (() => new Date());
     this.logger = options.logger ?? { warn: (m) => console.warn(m), error: (m) => console.error(m) };
+    this.trouble = troubleLogger(this.logger);
     const defaultMode = options.defaultMode ?? "warn";
     if (defaultMode !== "warn" && defaultMode !== "block") {
       throw new ValidationError("defaultMode", `must be "warn" or "block", got ${JSON.stringify(defaultMode)}`);
@@ -68,7 +72,7 @@ export class BudgetGuard {
       store: this.monitor.store,
       namespace: options.namespace ?? "budget-limits",
       defaultMode,
-      logger: this.logger,
+      logger: this.trouble,
       limits: options.limits ?? [],
       refreshMs: options.limitRefreshMs ?? 2000,
       onChange: (ids) => this.tallies?.dropLimits(new Set(ids)),
@@ -77,7 +81,7 @@ export class BudgetGuard {
     this.raiser = new AlertRaiser(this.monitor.store, this.alerts, this.logger);
     this.leases = new LeaseSync({
       store: this.monitor.store,
-      logger: this.logger,
+      logger: this.trouble,
       clock: () => this.clock().getTime(),
       seed: (t) => seedUsage(this.monitor, t, this.clock().getTime()),
       onSynced: (t) => {
@@ -99,7 +103,7 @@ export class BudgetGuard {
       tallies: this.tallies,
       leases: this.leases,
       raiser: this.raiser,
-      logger: this.logger,
+      logger: this.trouble,
       clock: () => this.clock().getTime(),
     });
     this.maintenance = setInterval(() => this.maintain(), MAINTAIN_EVERY_MS);
@@ -245,17 +249,12 @@ export class BudgetGuard {
     await this.leases.flush(true).catch(() => undefined);
   }
 
-  private lastFailOpenReport = 0;
-
   /**
    * A check that could not read the store (limits kept there, past usage): the model call
    * goes ahead, because tracking must never break the agent. Reported at most once a minute.
    */
   failedOpen(error: unknown): void {
-    const now = Date.now();
-    if (now - this.lastFailOpenReport < 60_000) return;
-    this.lastFailOpenReport = now;
-    this.logger.warn(`[token-tracking] a budget check could not read the store, so the call was allowed: ${(error as Error)?.message ?? String(error)}`);
+    this.trouble.warn(`[token-tracking] a budget check could not read the store, so the call was allowed: ${(error as Error)?.message ?? String(error)}`);
   }
 
   // ---- internals ----------------------------------------------------------------------

@@ -5,6 +5,7 @@
  */
 import type { UsageStore } from "../stores/types.js";
 import type { Logger } from "../writer/buffered-writer.js";
+import { isPermanent } from "../writer/failure-log.js";
 import type { SharedTally } from "./shared-tally.js";
 
 /** A lease unused this long is given back. */
@@ -67,7 +68,8 @@ export class LeaseSync {
         await this.send(still.map(([t, amount]) => [t, t.blocking ? t.held + amount : 0]));
         return;
       } catch (error) {
-        if (attempt >= DEMAND_ATTEMPTS) throw error;
+        // A store unusable as it is (refused credentials, a newer schema) will not answer within the call.
+        if (attempt >= DEMAND_ATTEMPTS || isPermanent(error)) throw error;
         await new Promise((r) => setTimeout(r, 25 * 2 ** attempt * (0.5 + Math.random() / 2)));
       }
     }

@@ -108,4 +108,37 @@ describe("a Cosmos DB account that refuses this client", () => {
     expect(log.lines.some((l) => l.message.includes("writes succeed again"))).toBe(true);
     await monitor.close();
   }, 60_000);
+
+  it("a budget guard on the refused account lets calls through, with each kind of budget warning written once", async () => {
+    const containerId = local.uniqueContainerId("refused-budget");
+    const log = captureLog();
+    const monitor = createTokenMonitor({
+      store: new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 4 }),
+      env: { BUDGET_ENFORCEMENT: "block", DAILY_TOKEN_BUDGET: "100000" },
+      writer: { flushIntervalMs: 20, unusableRetryDelayMs: UNUSABLE_RETRY_MS, spillDir: mkdtempSync(join(tmpdir(), "tt-cosmos-unusable-")) },
+      logger: log.logger,
+    });
+    // Limits read while the account still answers; then it refuses everything.
+    await monitor.budget!.listLimits();
+    local.faults.failNext("any", 1_000_000, { status: 401 });
+    const model = new ScriptedChatModel();
+    const config = attachTokenTracking({ configurable: { user_id: "b" } }, { monitor });
+    try {
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < 5; i++) expect(typeof (await model.invoke(`call ${round}.${i}`, config)).content).toBe("string");
+        // Past the limits' 2 s refresh: the re-read fails too.
+        if (round === 0) await new Promise((r) => setTimeout(r, 2200));
+      }
+    } finally {
+      local.faults.clear();
+    }
+    const budgetLines = log.lines.map((l) => l.message).filter((m) => m.includes("budget"));
+    expect(budgetLines.length).toBeGreaterThan(0);
+    expect(budgetLines.some((m) => m.includes(`Cosmos DB container ${local.databaseId}/${containerId}`) && m.includes("401 Unauthorized"))).toBe(true);
+    const kinds = budgetLines.map((m) => m.split(":")[0]);
+    expect(kinds.length, budgetLines.join("\n")).toBe(new Set(kinds).size);
+    await monitor.flush({ timeoutMs: 20_000 });
+    expect(await storedUsageIds(containerId)).toHaveLength(10);
+    await monitor.close();
+  }, 60_000);
 });
