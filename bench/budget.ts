@@ -10,22 +10,24 @@ import { join } from "node:path";
 import { CosmosClient } from "@azure/cosmos";
 import { createHttpServer } from "@vercel/cosmosdb-server";
 import { createBudgetedMonitor, type BudgetedMonitorOptions } from "../src/budget/index.js";
+import { SqliteUsageStore } from "../src/stores/sqlite/index.js";
+import type { BudgetCounterUpdate } from "../src/stores/types.js";
 import { fmt, median, type Row } from "./stats.js";
 
 const quiet = { warn: () => undefined, error: () => undefined };
 const ESTIMATE = { tokens: 1100, costNanos: 100_000 };
 const ACTUAL = { tokens: 1000, costNanos: 90_000 };
 
-async function budgeted(options: BudgetedMonitorOptions, now?: () => Date) {
+async function budgeted(options: BudgetedMonitorOptions, now?: () => Date, rolling = false) {
   const b = createBudgetedMonitor({ env: {}, logger: quiet, ...options, budget: { logger: quiet, ...(now ? { now } : {}) } });
   await b.guard.setLimit({ id: "global-cost", scope: "global", metric: "cost", amount: 1_000_000, mode: "block" });
-  await b.guard.setLimit({ id: "per-user", scope: "user:*", metric: "tokens", amount: 1_000_000_000, mode: "block" });
+  await b.guard.setLimit({ id: "per-user", scope: "user:*", metric: "tokens", amount: 1_000_000_000, mode: "block", ...(rolling ? { period: { rollingHours: 24 } } : {}) });
   return b;
 }
 
 /** reserve + settle of admitted calls, `concurrency` at a time; returns store round trips per 1,000 calls. */
-async function roundTripsPer1000(options: BudgetedMonitorOptions): Promise<number> {
-  const { monitor, guard } = await budgeted(options);
+async function roundTripsPer1000(options: BudgetedMonitorOptions, rolling = false): Promise<number> {
+  const { monitor, guard } = await budgeted(options, undefined, rolling);
   let run = 0;
   const call = async (user: string) => {
     const runId = `r${run++}`;
@@ -50,38 +52,53 @@ async function roundTripsPer1000(options: BudgetedMonitorOptions): Promise<numbe
 
 export async function benchBudget(): Promise<Row[]> {
   const rows: Row[] = [];
-  // 1. An admitted check served from the lease: reserve (admit and hold) + release, in memory.
+  // 1. An admitted check served from the lease: reserve (admit and hold) + release, in memory;
+  // a calendar day and a rolling 24-hour per-user window measured side by side (rounds alternate).
   {
-    const { monitor, guard } = await budgeted({ store: "sqlite", sqlitePath: ":memory:" });
-    for (let i = 0; i < 20; i++) {
-      await guard.reserve({ runId: `warm${i}`, userId: `u${i}`, estimate: ESTIMATE });
-      guard.release(`warm${i}`);
+    const kinds = [await budgeted({ store: "sqlite", sqlitePath: ":memory:" }), await budgeted({ store: "sqlite", sqlitePath: ":memory:" }, undefined, true)];
+    const trips: number[] = [];
+    for (const { guard } of kinds) {
+      for (let i = 0; i < 20; i++) {
+        await guard.reserve({ runId: `warm${i}`, userId: `u${i}`, estimate: ESTIMATE });
+        guard.release(`warm${i}`);
+      }
+      trips.push(guard.leases.stats.roundTrips);
     }
-    const trips = guard.leases.stats.roundTrips;
-    const samples: number[] = [];
+    const samples: number[][] = [[], []];
     let n = 0;
-    for (let round = 0; round < 30; round++) {
+    for (let round = 0; round < 60; round++) {
+      const k = round % 2;
+      const guard = kinds[k].guard;
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < 1000; i++) {
         const runId = `c${n++}`;
         await guard.reserve({ runId, userId: `u${i % 20}`, estimate: ESTIMATE });
         guard.release(runId);
       }
-      samples.push(Number(process.hrtime.bigint() - t0) / 1000 / 1000);
+      samples[k].push(Number(process.hrtime.bigint() - t0) / 1000 / 1000);
     }
+    const [day, rolling] = samples.map((s) => median(s));
     rows.push({
       section: "budgets",
       measure: "admitted call: guard.reserve + release, global and per-user block limits, lease in memory (median)",
-      value: `${fmt(median(samples), 2)} µs`,
-      note: `target under 20 µs; ${guard.leases.stats.roundTrips - trips} store round trips in 30,000 checks`,
+      value: `${fmt(day, 2)} µs`,
+      note: `target under 20 µs; ${kinds[0].guard.leases.stats.roundTrips - trips[0]} store round trips in 30,000 checks`,
     });
-    await monitor.close();
+    rows.push({
+      section: "budgets",
+      measure: "admitted call as above, per-user limit a rolling 24-hour window shared by every process (median)",
+      value: `${fmt(rolling, 2)} µs`,
+      note: `${fmt(rolling / day, 2)}× the calendar day, measured side by side; ${kinds[1].guard.leases.stats.roundTrips - trips[1]} store round trips in 30,000 checks`,
+    });
+    for (const { monitor } of kinds) await monitor.close();
   }
 
   // 2. Store round trips per 1,000 admitted calls (10 at a time, 20 users, reserve + settle).
   const dir = mkdtempSync(join(tmpdir(), "bench-budget-"));
   const sqliteTrips = await roundTripsPer1000({ store: "sqlite", sqlitePath: join(dir, "usage.db") });
   rows.push({ section: "budgets", measure: "store round trips per 1,000 admitted calls, SQLite file (worker thread)", value: String(sqliteTrips), note: "2 counters per call (global, per-user); settled usage reported every 250 ms" });
+  const sqliteRollingTrips = await roundTripsPer1000({ store: "sqlite", sqlitePath: join(dir, "usage-rolling.db") }, true);
+  rows.push({ section: "budgets", measure: "store round trips per 1,000 admitted calls, per-user rolling 24 h, SQLite file", value: String(sqliteRollingTrips), note: "as above, the per-user counter a rolling window (60 buckets in one row)" });
   const server = createHttpServer({} as never);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -89,10 +106,46 @@ export async function benchBudget(): Promise<Row[]> {
   try {
     const cosmosTrips = await roundTripsPer1000({ store: "cosmos", cosmos: { client, databaseId: "bench-budget", containerId: "usage", createIfMissing: true } });
     rows.push({ section: "budgets", measure: "store round trips per 1,000 admitted calls, Cosmos (local server)", value: String(cosmosTrips), note: "as above; one round trip carries every counter due" });
+    const cosmosRollingTrips = await roundTripsPer1000({ store: "cosmos", cosmos: { client, databaseId: "bench-budget", containerId: "usage-rolling", createIfMissing: true } }, true);
+    rows.push({ section: "budgets", measure: "store round trips per 1,000 admitted calls, per-user rolling 24 h, Cosmos (local server)", value: String(cosmosRollingTrips), note: "as above, the per-user counter a rolling window (60 buckets in one document)" });
   } finally {
     client.dispose();
     server.closeAllConnections?.();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  // 2b. One counter report in the store (SQLite file, in-process): a calendar counter and a
+  // rolling 24-hour counter holding 60 full buckets, side by side (rounds alternate).
+  {
+    const store = new SqliteUsageStore({ path: join(dir, "reports.db") });
+    const HOUR = 3_600_000;
+    const t0 = Date.now();
+    const rolling = { windowMs: 24 * HOUR, bucketMs: 24 * 60_000 };
+    const report = (kind: number, i: number): BudgetCounterUpdate => {
+      const now = t0 + i;
+      const base = { partition: "u1", limit: 1e12, seed: 0, holder: "h", spent: 1000, inFlight: 0, need: 0, want: 0, keep: 0, leaseUntil: now + 30_000, now };
+      if (kind === 0) return { ...base, key: "calendar", expiresAt: now + 24 * HOUR };
+      const b = Math.floor(now / rolling.bucketMs);
+      // The first report fills every bucket of the window, so later ones read and write a full counter.
+      const spentBuckets: Array<[number, number]> = i === 0 ? Array.from({ length: 61 }, (_, k) => [b - k, 1000]) : [[b, 1000]];
+      return { ...base, key: "rolling", expiresAt: now + 25 * HOUR, rolling, spentBuckets, spent: spentBuckets.length * 1000 };
+    };
+    const samples: number[][] = [[], []];
+    let i = 0;
+    for (let round = 0; round < 40; round++) {
+      const k = round % 2;
+      const start = process.hrtime.bigint();
+      for (let j = 0; j < 200; j++) await store.updateBudgetCounters([report(k, i++)]);
+      samples[k].push(Number(process.hrtime.bigint() - start) / 200 / 1000);
+    }
+    const [cal, roll] = samples.map((x) => median(x));
+    rows.push({
+      section: "budgets",
+      measure: "one counter report in the store, SQLite file in-process: calendar counter (rolling 24 h with 60 full buckets)",
+      value: `${fmt(cal, 1)} µs (${fmt(roll, 1)} µs)`,
+      note: `${fmt(roll / cal, 2)}× for the rolling counter, side by side; a report is one transaction whatever the window's length`,
+    });
+    await store.close();
   }
 
   // 3. Day rollover: the first check of the next day with 1 and with 40,000 users holding a
