@@ -32,6 +32,10 @@ export function containerDefinition(cfg: ResolvedCosmosConfig): ContainerDefinit
         { path: "/groups/*" },
         { path: "/g/*" },
         { path: "/value/*" },
+        // Budget counters are only read by id: their per-holder leases and a rolling window's
+        // buckets (up to 61 keys) would otherwise be indexed on every report.
+        { path: "/leases/*" },
+        { path: "/buckets/*" },
         { path: '/"_etag"/?' },
       ],
       compositeIndexes: [
