@@ -16,6 +16,7 @@ import { attachTokenTracking } from "../../src/handler/attach.js";
 import { createTokenMonitor } from "../../src/monitor/token-monitor.js";
 import { CosmosUsageStore } from "../../src/stores/cosmos/index.js";
 import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
+import { COSMOS_SDK_CHOICE } from "../support/cosmos-sdk.js";
 import { captureLog, journaled } from "./support/log-capture.js";
 
 let local: LocalCosmos;
@@ -106,6 +107,46 @@ describe("a Cosmos DB account that refuses this client", () => {
     expect(new Set(ids).size).toBe(7);
     expect(journaled(spillDir)).toEqual([]);
     expect(log.lines.some((l) => l.message.includes("writes succeed again"))).toBe(true);
+    await monitor.close();
+  }, 60_000);
+
+  // A principal that may read but not write (a read-only data role): only the transactional
+  // batches of a flush are refused. SDK 4.10+ keeps the service's status as the batch error's
+  // cause, so this is an unusable store too; 4.9 keeps no status, so the store cannot tell it
+  // from a busy account and retries it with the backoff (records are kept either way).
+  it(`only writes refused (403 on batches), SDK ${COSMOS_SDK_CHOICE}: records kept, and reported as unusable where the SDK keeps the status`, async () => {
+    const containerId = local.uniqueContainerId("refused-writes");
+    const spillDir = mkdtempSync(join(tmpdir(), "tt-cosmos-unusable-"));
+    const log = captureLog();
+    const monitor = createTokenMonitor({
+      store: new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 4 }),
+      writer: { flushIntervalMs: 20, retryDelayMs: 20, maxRetryDelayMs: 200, unusableRetryDelayMs: UNUSABLE_RETRY_MS, spillDir },
+      logger: log.logger,
+    });
+    const model = new ScriptedChatModel();
+    const config = attachTokenTracking({ configurable: { user_id: "w" } }, { monitor });
+    await model.invoke("before", config);
+    await monitor.flush();
+    local.faults.failNext("batch", 1_000_000, { status: 403, subStatus: 5301 });
+    try {
+      for (let i = 0; i < 3; i++) await model.invoke(`during ${i}`, config);
+      const failure = await monitor.flush({ timeoutMs: 3000 }).then(() => null, (e: unknown) => e);
+      expect(failure).toBeInstanceOf(FlushTimeoutError);
+      if (COSMOS_SDK_CHOICE === "latest") {
+        expect((failure as Error).message).toMatch(/batch write failed: the account refused the operation \(403 Forbidden, substatus 5301\)/);
+        expect(log.unusable()).toHaveLength(1);
+      } else {
+        expect((failure as Error).message).toMatch(/within 3000 ms/);
+        expect(log.unusable()).toEqual([]);
+        expect(log.lines.some((l) => l.message.includes("token usage write failed"))).toBe(true);
+      }
+    } finally {
+      local.faults.clear();
+    }
+    await monitor.flush({ timeoutMs: 20_000 });
+    const ids = await storedUsageIds(containerId);
+    expect(ids).toHaveLength(4);
+    expect(new Set(ids).size).toBe(4);
     await monitor.close();
   }, 60_000);
 
