@@ -170,7 +170,7 @@ export class BudgetGuard {
     const r = this.reservations.release(runId);
     if (!r || !actual) return;
     const now = this.clock().getTime();
-    if (actual.tokens !== 0 || actual.costNanos !== 0) this.settled.add(runId, { ...actual, ctx: r.ctx, at: r.at, settledAt: now });
+    if (actual.tokens !== 0 || actual.costNanos !== 0) this.settled.add(runId, { tokens: actual.tokens, costNanos: actual.costNanos, settledAt: now });
     for (const { tally } of r.holds) {
       const units = unitsOf(tally.limit, actual);
       if (units === 0 || !tally.covers(r.at)) continue;

@@ -144,39 +144,23 @@ export class ReservationBook {
 
 /**
  * Calls whose real usage is counted but whose record the writer has not stored
- * yet. When the record arrives only the difference is added; a tally seeded from
- * the store in between adds them back, since the store does not have them yet.
+ * yet: when the record arrives only the difference is added.
  */
 export interface SettledCall extends UsageAmount {
-  ctx: CallContext;
-  at: number;
-  seq: number;
   settledAt: number;
 }
 
 export class SettledCalls {
   private readonly calls = new Map<string, SettledCall>();
-  private nextSeq = 0;
 
-  get seq(): number {
-    return this.nextSeq;
-  }
-
-  add(id: string, call: Omit<SettledCall, "seq">): SettledCall {
-    const entry = { ...call, seq: this.nextSeq++ };
-    this.calls.set(id, entry);
-    return entry;
+  add(id: string, call: SettledCall): void {
+    this.calls.set(id, call);
   }
 
   take(id: string): SettledCall | undefined {
     const c = this.calls.get(id);
     if (c) this.calls.delete(id);
     return c;
-  }
-
-  /** Settled before sequence number `seq` (i.e. before a seed began). */
-  *before(seq: number): Iterable<SettledCall> {
-    for (const c of this.calls.values()) if (c.seq < seq) yield c;
   }
 
   /** Forgets calls whose record never came (tracking off, or not wired): their count stays. */
