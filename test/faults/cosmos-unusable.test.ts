@@ -36,6 +36,16 @@ async function storedUsageIds(containerId: string): Promise<string[]> {
   return resources.map((d) => d.id);
 }
 
+/** A monitor writing to `containerId` through the store, with fast retries for a busy account and a short slow pace. */
+function monitorOn(containerId: string, spillDir: string, logger: ReturnType<typeof captureLog>["logger"], env: Record<string, string> = {}) {
+  return createTokenMonitor({
+    store: new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 4 }),
+    env,
+    writer: { flushIntervalMs: 20, retryDelayMs: 20, maxRetryDelayMs: 200, unusableRetryDelayMs: UNUSABLE_RETRY_MS, spillDir },
+    logger,
+  });
+}
+
 const CASES = [
   { status: 401, subStatus: undefined, says: /refused the credentials \(401 Unauthorized\)/ },
   { status: 403, subStatus: 5301, says: /refused the operation \(403 Forbidden, substatus 5301\)/ },
@@ -46,11 +56,7 @@ describe("a Cosmos DB account that refuses this client", () => {
     const containerId = local.uniqueContainerId(`refused${status}`);
     const spillDir = mkdtempSync(join(tmpdir(), "tt-cosmos-unusable-"));
     const log = captureLog();
-    const monitor = createTokenMonitor({
-      store: new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 4 }),
-      writer: { flushIntervalMs: 20, retryDelayMs: 20, maxRetryDelayMs: 200, unusableRetryDelayMs: UNUSABLE_RETRY_MS, spillDir },
-      logger: log.logger,
-    });
+    const monitor = monitorOn(containerId, spillDir, log.logger);
     const model = new ScriptedChatModel();
     const config = attachTokenTracking({ configurable: { user_id: "alice", thread_id: "t1" } }, { monitor });
     await model.invoke("before", config);
@@ -118,11 +124,7 @@ describe("a Cosmos DB account that refuses this client", () => {
     const containerId = local.uniqueContainerId("refused-writes");
     const spillDir = mkdtempSync(join(tmpdir(), "tt-cosmos-unusable-"));
     const log = captureLog();
-    const monitor = createTokenMonitor({
-      store: new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 4 }),
-      writer: { flushIntervalMs: 20, retryDelayMs: 20, maxRetryDelayMs: 200, unusableRetryDelayMs: UNUSABLE_RETRY_MS, spillDir },
-      logger: log.logger,
-    });
+    const monitor = monitorOn(containerId, spillDir, log.logger);
     const model = new ScriptedChatModel();
     const config = attachTokenTracking({ configurable: { user_id: "w" } }, { monitor });
     await model.invoke("before", config);
@@ -153,12 +155,7 @@ describe("a Cosmos DB account that refuses this client", () => {
   it("a budget guard on the refused account lets calls through, with each kind of budget warning written once", async () => {
     const containerId = local.uniqueContainerId("refused-budget");
     const log = captureLog();
-    const monitor = createTokenMonitor({
-      store: new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 4 }),
-      env: { BUDGET_ENFORCEMENT: "block", DAILY_TOKEN_BUDGET: "100000" },
-      writer: { flushIntervalMs: 20, unusableRetryDelayMs: UNUSABLE_RETRY_MS, spillDir: mkdtempSync(join(tmpdir(), "tt-cosmos-unusable-")) },
-      logger: log.logger,
-    });
+    const monitor = monitorOn(containerId, mkdtempSync(join(tmpdir(), "tt-cosmos-unusable-")), log.logger, { BUDGET_ENFORCEMENT: "block", DAILY_TOKEN_BUDGET: "100000" });
     // Limits read while the account still answers; then it refuses everything.
     await monitor.budget!.listLimits();
     local.faults.failNext("any", 1_000_000, { status: 401 });
