@@ -57,6 +57,15 @@ export interface CosmosUsageStoreOptions {
   /** Cap of one backoff delay in ms (a service's retry-after wins when longer). @default 10000 */
   maxDelayMs?: number;
   logger?: CosmosStoreLogger;
+  /**
+   * Run the change-feed consumer that keeps the application-wide rollups (global views
+   * and leaderboards read them instead of every user's): after each `append()` and in the
+   * background. Off: this process does not fold, and its global reads use the per-user
+   * rollups (re-pricing and pruning keep the global rollups exact either way). @default true
+   */
+  globalRollups?: boolean;
+  /** Background consumer period in ms (0: only after appends). @default 5000 */
+  globalConsumerIntervalMs?: number;
 }
 
 export interface ResolvedCosmosConfig {
@@ -75,6 +84,8 @@ export interface ResolvedCosmosConfig {
   baseDelayMs: number;
   maxDelayMs: number;
   logger?: CosmosStoreLogger;
+  globalRollups: boolean;
+  globalConsumerIntervalMs: number;
 }
 
 export const DEFAULT_DATABASE = "token_usage_db";
@@ -115,6 +126,10 @@ export function resolveCosmosConfig(
   if (opts.defaultTtlSeconds !== undefined && !(Number.isInteger(opts.defaultTtlSeconds) && opts.defaultTtlSeconds > 0)) {
     throw new ValidationError("defaultTtlSeconds", "must be a positive integer number of seconds");
   }
+  const globalConsumerIntervalMs = opts.globalConsumerIntervalMs ?? 5000;
+  if (!(Number.isFinite(globalConsumerIntervalMs) && globalConsumerIntervalMs >= 0)) {
+    throw new ValidationError("globalConsumerIntervalMs", "must be a non-negative number of milliseconds");
+  }
   const databaseId = opts.databaseId ?? env.COSMOS_DATABASE ?? DEFAULT_DATABASE;
   const containerId = opts.containerId ?? env.COSMOS_CONTAINER ?? DEFAULT_CONTAINER;
   if (!databaseId) throw new ValidationError("databaseId", "must not be empty");
@@ -136,5 +151,7 @@ export function resolveCosmosConfig(
     baseDelayMs,
     maxDelayMs,
     logger: opts.logger,
+    globalRollups: opts.globalRollups ?? true,
+    globalConsumerIntervalMs,
   };
 }

@@ -24,6 +24,7 @@ import { readCosmosCounters, updateCosmosCounters, type CounterTarget } from "./
 import { resolveCosmosConfig, type CosmosUsageStoreOptions } from "./config.js";
 import { CosmosContext, type CosmosStoreMetrics } from "./context.js";
 import { aggregateGlobal } from "./global-queries.js";
+import { GlobalConsumer } from "./global/consumer.js";
 import * as maintenance from "./maintenance.js";
 import { getRecord, listRecords } from "./record-reads.js";
 import * as settings from "./settings.js";
@@ -37,6 +38,7 @@ export class CosmosUsageStore implements UsageStore {
   readonly kind = "cosmos";
   readonly capabilities: StoreCapabilities;
   private readonly ctx: CosmosContext;
+  private readonly consumer: GlobalConsumer;
 
   constructor(
     options: CosmosUsageStoreOptions = {},
@@ -48,6 +50,7 @@ export class CosmosUsageStore implements UsageStore {
   ) {
     const cfg = resolveCosmosConfig(options);
     this.ctx = new CosmosContext(cfg, importSdk);
+    this.consumer = new GlobalConsumer(this.ctx);
     this.capabilities = { rollups: true, multiProcess: true, ttl: cfg.defaultTtlSeconds !== undefined };
   }
 
@@ -56,20 +59,46 @@ export class CosmosUsageStore implements UsageStore {
     return this.ctx.metrics;
   }
 
-  append(records: UsageRecord[]): Promise<AppendResult> {
-    return appendRecords(this.ctx, records);
+  async append(records: UsageRecord[]): Promise<AppendResult> {
+    const result = await appendRecords(this.ctx, records);
+    if (result.inserted > 0) await this.foldGlobal();
+    return result;
+  }
+
+  /**
+   * Folds what the change feed holds into the global rollups (this append's records
+   * included), so a flush is in every global view when it resolves. A failure is
+   * logged, not thrown: the records are stored, and the next drain (here or in any
+   * replica) folds them.
+   */
+  private async foldGlobal(): Promise<void> {
+    if (!this.ctx.cfg.globalRollups) return;
+    this.consumer.start(this.ctx.cfg.globalConsumerIntervalMs);
+    try {
+      // Bounded: on a large container the first build is left to the background and rebuildRollups().
+      await this.consumer.drain({ maxSteps: 200 });
+    } catch (err) {
+      this.ctx.cfg.logger?.warn("global rollups: folding after a write failed; the next drain retries", {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  /** Folds the change feed into the global rollups now; true once at its end. */
+  drainGlobalRollups(): Promise<boolean> {
+    return this.consumer.drain();
   }
 
   updateCosts(updates: CostUpdate[]): Promise<number> {
-    return maintenance.updateCosts(this.ctx, updates);
+    return maintenance.updateCosts(this.ctx, this.consumer, updates);
   }
 
   prune(before: string, filter: { userId?: string } = {}): Promise<number> {
-    return maintenance.prune(this.ctx, before, filter);
+    return maintenance.prune(this.ctx, this.consumer, before, filter);
   }
 
   rebuildRollups(): Promise<void> {
-    return maintenance.rebuildRollups(this.ctx);
+    return maintenance.rebuildRollups(this.ctx, this.consumer);
   }
 
   get(id: string, userId?: string): Promise<UsageRecord | null> {
@@ -119,7 +148,8 @@ export class CosmosUsageStore implements UsageStore {
     return keys.length === 0 ? [] : readCosmosCounters(await this.counterTarget(), keys, now);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.consumer.stop();
     return this.ctx.close();
   }
 }

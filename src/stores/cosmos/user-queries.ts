@@ -53,7 +53,7 @@ export async function aggregateUser(ctx: CosmosContext, query: AggregateQuery): 
   );
 }
 
-interface RangePlan {
+export interface RangePlan {
   /** Raw records from the filter's start to here (the partial first hour). */
   rawHead?: string;
   /** Raw records from here to the filter's end (the partial last hour). */
@@ -67,7 +67,7 @@ interface RangePlan {
 }
 
 /** Splits [start, end) into raw partial hours, whole hours and whole days; undefined when under an hour. */
-function planRange(start: string | undefined, end: string | undefined, byHour: boolean): RangePlan | undefined {
+export function planRange(start: string | undefined, end: string | undefined, byHour: boolean): RangePlan | undefined {
   const s = start === undefined ? undefined : Date.parse(start);
   const e = end === undefined ? undefined : Date.parse(end);
   const hs = s === undefined ? undefined : Math.ceil(s / HOUR_MS) * HOUR_MS;
