@@ -19,6 +19,7 @@ import type { CosmosContext, Doc } from "./context.js";
 import { fromUsageDocument } from "./documents.js";
 import type { GlobalConsumer } from "./global/consumer.js";
 import { changeRecords, type RecordChange } from "./global/intents.js";
+import { readLease } from "./global/lease.js";
 import { rebuildGlobalRollups } from "./global/rebuild.js";
 import { aggregateSourceQuery, ALL_ROLLUP_TYPES, pruneDocsQuery, rollupQuery } from "./queries.js";
 import { findUsageDoc } from "./record-reads.js";
@@ -84,7 +85,8 @@ export async function recomputeDays(ctx: CosmosContext, o: OpenedContainer, pair
 export async function rebuildRollups(ctx: CosmosContext, consumer: GlobalConsumer): Promise<void> {
   const o = await ctx.open();
   await rebuildUserRollups(ctx, o);
-  await rebuildGlobalRollups(ctx, o, consumer);
+  // Global rollups exist once any process ran the consumer or a maintenance call (the lease).
+  if (ctx.cfg.globalRollups || (await readLease(ctx, o))) await rebuildGlobalRollups(ctx, o, consumer);
 }
 
 async function rebuildUserRollups(ctx: CosmosContext, o: OpenedContainer): Promise<void> {

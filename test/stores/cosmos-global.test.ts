@@ -1,0 +1,301 @@
+/**
+ * The Cosmos store's application-wide views on the extended local server: the change-feed
+ * consumer's global rollups are exact after a write, under two consumers at once, after a
+ * consumer dies before its commit, after re-pricing and pruning (also racing a writer, and
+ * before any consumer ran), after a rebuild; and what a global view reads stays flat as
+ * the fleet grows.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ValidationError } from "../../src/errors.js";
+import type { UsageRecord } from "../../src/record/types.js";
+import { CosmosUsageStore, type CosmosUsageStoreOptions } from "../../src/stores/cosmos/index.js";
+import { aggregateInMemory, type AggregateQuery, type AggregateRow, type CostUpdate } from "../../src/stores/types.js";
+import { makeRecord } from "../contract/make-record.js";
+import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
+import { importCosmosSdk } from "../support/cosmos-sdk.js";
+
+let local: LocalCosmos;
+beforeAll(async () => {
+  local = await startLocalCosmos();
+});
+afterAll(async () => {
+  await local?.close();
+});
+
+const stores: CosmosUsageStore[] = [];
+afterAll(async () => {
+  for (const s of stores) await s.close().catch(() => undefined);
+});
+
+function storeOn(containerId: string, extra: Partial<CosmosUsageStoreOptions> = {}): CosmosUsageStore {
+  const s = new CosmosUsageStore(
+    { client: local.client(), databaseId: local.databaseId, containerId, globalConsumerIntervalMs: 0, baseDelayMs: 1, maxDelayMs: 20, ...extra },
+    importCosmosSdk,
+  );
+  stores.push(s);
+  return s;
+}
+
+const DAY0 = Date.UTC(2034, 2, 1);
+const HOUR = 3_600_000;
+
+/** Records of `users` users spread over `days` days, several models, agents and flags. */
+function fleet(tag: string, users: number, perUser: number, days = 30): UsageRecord[] {
+  const out: UsageRecord[] = [];
+  for (let u = 0; u < users; u++) {
+    for (let i = 0; i < perUser; i++) {
+      const n = u * perUser + i;
+      out.push(
+        makeRecord({
+          id: `${tag}-${u}-${i}`,
+          userId: `${tag}-user-${u}`,
+          threadId: `t-${u}-${i % 3}`,
+          model: ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet"][n % 3],
+          provider: n % 3 === 2 ? "anthropic" : "openai",
+          agentName: n % 4 === 0 ? null : `agent-${n % 2}`,
+          operationType: n % 5 === 0 ? "embedding" : "chat",
+          priced: n % 7 !== 0,
+          cached: n % 6 === 0,
+          timestamp: new Date(DAY0 + ((n * 7_919_000) % (days * 24 * HOUR)) + (n % 59) * 1000).toISOString(),
+          inputTokens: 100 + (n % 50),
+          outputTokens: 10 + (n % 17),
+          inputCostNanos: 1000 + n,
+          outputCostNanos: 500 + 3 * n,
+          totalCostNanos: 1500 + 4 * n,
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+const RANGE = { start: new Date(DAY0).toISOString(), end: new Date(DAY0 + 30 * 24 * HOUR).toISOString() };
+/** Starts and ends mid-hour: whole days, whole hours and two partial hours. */
+const ODD_RANGE = { start: new Date(DAY0 + 5 * HOUR + 17 * 60_000).toISOString(), end: new Date(DAY0 + 20 * 24 * HOUR + 3 * HOUR + 41 * 60_000).toISOString() };
+
+const VIEWS: AggregateQuery[] = [
+  { filter: RANGE, groupBy: [] },
+  { filter: RANGE, groupBy: ["model"] },
+  { filter: RANGE, groupBy: ["provider", "model"] },
+  { filter: RANGE, groupBy: ["agent"] },
+  { filter: RANGE, groupBy: ["operation"] },
+  { filter: RANGE, groupBy: ["day"] },
+  { filter: RANGE, groupBy: ["hour"] },
+  { filter: { ...RANGE, model: "gpt-4o" }, groupBy: ["day"] },
+  { filter: ODD_RANGE, groupBy: [] },
+  { filter: ODD_RANGE, groupBy: ["model", "day"] },
+  { filter: {}, groupBy: ["provider"] },
+];
+
+const sorted = (rows: AggregateRow[], seen: boolean) =>
+  rows
+    .map((r) => (seen ? r : { ...r, firstSeen: null, lastSeen: null }))
+    .sort((a, b) => JSON.stringify(a.key).localeCompare(JSON.stringify(b.key)));
+
+/**
+ * Every global view equals grouping the raw records. `seen: false` leaves out first/last
+ * seen, which are bounds once a record left a group (prune, re-price moving it; README).
+ */
+async function expectExact(store: CosmosUsageStore, records: UsageRecord[], seen = true) {
+  for (const q of VIEWS) {
+    expect(sorted(await store.aggregate(q), seen), JSON.stringify(q)).toEqual(sorted(aggregateInMemory(records, q), seen));
+  }
+}
+
+/** What a store reads for a global view, counted at the SDK. */
+async function documentsRead(store: CosmosUsageStore, q: AggregateQuery) {
+  const before = store.metrics.documentsRead;
+  const opsBefore = local.ops.total;
+  await store.aggregate(q);
+  return { documents: store.metrics.documentsRead - before, requests: local.ops.total - opsBefore };
+}
+
+describe("global rollups after a write", () => {
+  it("every global view is exact after append resolves, and reads the global rollups", async () => {
+    const id = local.uniqueContainerId("g-exact");
+    const store = storeOn(id);
+    const records = fleet("a", 6, 25);
+    await store.append(records.slice(0, 70));
+    await store.append(records.slice(70));
+    await expectExact(store, records);
+    // 30 whole days: the day documents only (at most 30), not one per user-hour.
+    const read = await documentsRead(store, { filter: RANGE, groupBy: ["model"] });
+    expect(read.documents).toBeGreaterThan(0);
+    expect(read.documents).toBeLessThanOrEqual(31);
+    expect(store.metrics.recordsFolded).toBe(records.length);
+  });
+
+  it("refuses a reserved user id, which could collide with the global partition", async () => {
+    const store = storeOn(local.uniqueContainerId("g-reserved"));
+    await expect(store.append([makeRecord({ userId: "__global__" })])).rejects.toThrow(ValidationError);
+    await expect(store.append([makeRecord({ userId: "__settings__" })])).rejects.toThrow(/reserved/);
+  });
+
+  it("a store with the consumer off still answers exactly (per-user rollups) until a consumer folds", async () => {
+    const id = local.uniqueContainerId("g-off");
+    const writer = storeOn(id, { globalRollups: false });
+    const records = fleet("b", 3, 20);
+    await writer.append(records);
+    await expectExact(writer, records);
+    const consumer = storeOn(id);
+    expect(await consumer.drainGlobalRollups()).toBe(true);
+    await expectExact(consumer, records);
+  });
+});
+
+describe("consumers racing and dying", () => {
+  it("two consumers folding at once, interleaved with writes, never double count", async () => {
+    const id = local.uniqueContainerId("g-race");
+    const writer = storeOn(id, { globalRollups: false });
+    const a = storeOn(id);
+    const b = storeOn(id);
+    const records = fleet("c", 5, 30);
+    for (let i = 0; i < records.length; i += 25) {
+      await writer.append(records.slice(i, i + 25));
+      await Promise.all([a.drainGlobalRollups(), b.drainGlobalRollups(), a.drainGlobalRollups()]);
+    }
+    await expectExact(a, records);
+    await expectExact(b, records);
+    expect(a.metrics.recordsFolded + b.metrics.recordsFolded).toBe(records.length);
+  });
+
+  it("a consumer that dies before its commit loses nothing; one whose answer was lost counts nothing twice", async () => {
+    const id = local.uniqueContainerId("g-die");
+    const writer = storeOn(id, { globalRollups: false });
+    const records = fleet("d", 4, 20);
+    await writer.append(records.slice(0, 40));
+    // Dies between reading the feed and committing: its batch never applies.
+    const dying = storeOn(id, { maxAttempts: 1 });
+    local.faults.failNext("batch", 1, { status: 503 });
+    await expect(dying.drainGlobalRollups()).rejects.toThrow();
+    expect(dying.metrics.recordsFolded).toBe(0);
+    const next = storeOn(id);
+    expect(await next.drainGlobalRollups()).toBe(true);
+    await expectExact(next, records.slice(0, 40));
+    // The batch applies but its answer is lost: the retry fails its etag, the fold is re-read.
+    await writer.append(records.slice(40));
+    local.faults.failNext("batch", 1, { status: 503, afterApplying: true });
+    expect(await next.drainGlobalRollups()).toBe(true);
+    await expectExact(next, records);
+  });
+});
+
+function reprice(records: UsageRecord[], factor: number, flip = false): { updates: CostUpdate[]; after: UsageRecord[] } {
+  const updates = records.map((r, i) => ({
+    id: r.id,
+    userId: r.userId,
+    inputCostNanos: r.inputCostNanos * factor,
+    outputCostNanos: r.outputCostNanos * factor,
+    totalCostNanos: r.totalCostNanos * factor,
+    priced: flip ? i % 2 === 0 : r.priced,
+    priceSource: "repriced",
+  }));
+  const after = records.map((r, i) => ({
+    ...r,
+    inputCostNanos: updates[i].inputCostNanos,
+    outputCostNanos: updates[i].outputCostNanos,
+    totalCostNanos: updates[i].totalCostNanos,
+    priced: updates[i].priced,
+  }));
+  return { updates, after };
+}
+
+describe("re-pricing and pruning keep the global rollups exact", () => {
+  it("re-pricing folded records, twice, with the priced flag moving groups", async () => {
+    const id = local.uniqueContainerId("g-reprice");
+    const store = storeOn(id);
+    const records = fleet("e", 4, 20);
+    await store.append(records);
+    const first = reprice(records.slice(0, 30), 3, true);
+    expect(await store.updateCosts(first.updates)).toBe(30);
+    let now = [...first.after, ...records.slice(30)];
+    await expectExact(store, now, false);
+    const second = reprice(now.slice(10, 50), 2);
+    expect(await store.updateCosts(second.updates)).toBe(40);
+    now = [...now.slice(0, 10), ...second.after, ...now.slice(50)];
+    await expectExact(store, now, false);
+    // A later consumer sees the re-priced versions in the feed and skips them.
+    const other = storeOn(id);
+    expect(await other.drainGlobalRollups()).toBe(true);
+    await expectExact(other, now, false);
+  });
+
+  it("re-pricing before any consumer ever ran", async () => {
+    const id = local.uniqueContainerId("g-reprice-cold");
+    const writer = storeOn(id, { globalRollups: false });
+    const records = fleet("f", 3, 20);
+    await writer.append(records);
+    const { updates, after } = reprice(records.slice(5, 25), 5);
+    expect(await writer.updateCosts(updates)).toBe(20);
+    const now = [...records.slice(0, 5), ...after, ...records.slice(25)];
+    const reader = storeOn(id);
+    expect(await reader.drainGlobalRollups()).toBe(true);
+    await expectExact(reader, now);
+  });
+
+  it("a record written while a re-price runs is counted once, by the consumer", async () => {
+    const id = local.uniqueContainerId("g-reprice-race");
+    const a = storeOn(id);
+    const b = storeOn(id);
+    const records = fleet("g", 4, 15);
+    await a.append(records);
+    const late = fleet("h", 4, 10);
+    const { updates, after } = reprice(records, 7, true);
+    // Records of a user being re-priced, and others, land while the re-price holds the lock.
+    await Promise.all([a.updateCosts(updates), (async () => {
+      for (let i = 0; i < late.length; i += 8) await b.append(late.slice(i, i + 8));
+    })()]);
+    expect(await b.drainGlobalRollups()).toBe(true);
+    await expectExact(a, [...after, ...late], false);
+  });
+
+  it("pruning, of everyone and of one user, subtracts exactly what was deleted", async () => {
+    const id = local.uniqueContainerId("g-prune");
+    const store = storeOn(id);
+    const records = fleet("i", 4, 25);
+    await store.append(records);
+    await store.updateCosts(reprice(records.slice(0, 10), 2).updates);
+    let now = [...reprice(records.slice(0, 10), 2).after, ...records.slice(10)];
+    const cut = new Date(DAY0 + 9 * 24 * HOUR + 5 * HOUR + 30 * 60_000).toISOString();
+    expect(await store.prune(cut, { userId: "i-user-1" })).toBe(now.filter((r) => r.userId === "i-user-1" && r.timestamp < cut).length);
+    now = now.filter((r) => !(r.userId === "i-user-1" && r.timestamp < cut));
+    await expectExact(store, now, false);
+    const cut2 = new Date(DAY0 + 15 * 24 * HOUR).toISOString();
+    expect(await store.prune(cut2)).toBe(now.filter((r) => r.timestamp < cut2).length);
+    now = now.filter((r) => r.timestamp >= cut2);
+    await expectExact(store, now, false);
+  });
+});
+
+describe("migration", () => {
+  it("rebuildRollups builds the global rollups of an existing container, idempotently", async () => {
+    const id = local.uniqueContainerId("g-rebuild");
+    const writer = storeOn(id, { globalRollups: false });
+    const records = fleet("j", 3, 20);
+    await writer.append(records);
+    const { updates, after } = reprice(records.slice(0, 12), 4);
+    await writer.updateCosts(updates);
+    const now = [...after, ...records.slice(12)];
+    const store = storeOn(id);
+    await store.rebuildRollups();
+    await expectExact(store, now);
+    await store.rebuildRollups();
+    await expectExact(store, now);
+  });
+});
+
+describe("documents read by a global view do not grow with users", () => {
+  it("reads the same documents at 4, 16 and 64 users", async () => {
+    const reads: Array<{ documents: number; requests: number }> = [];
+    for (const users of [4, 16, 64]) {
+      const store = storeOn(local.uniqueContainerId(`g-flat-${users}`));
+      // Every fleet covers every day of the range, so only the fleet's size differs.
+      const records = fleet(`k${users}`, users, 8).map((r, n) => ({ ...r, timestamp: new Date(DAY0 + (n % 30) * 24 * HOUR + (n % 24) * HOUR + 60_000).toISOString() }));
+      await store.append(records);
+      reads.push(await documentsRead(store, { filter: RANGE, groupBy: ["model"] }));
+    }
+    expect(reads[0].documents).toBeGreaterThan(0);
+    expect(reads[1]).toEqual(reads[0]);
+    expect(reads[2]).toEqual(reads[0]);
+  });
+});
