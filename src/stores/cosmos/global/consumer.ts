@@ -80,7 +80,8 @@ export class GlobalConsumer {
         return "raced";
       }
       ctx.metrics.recordsFolded += records.length;
-      return "advanced";
+      // A page shorter than asked was the end of the feed when read: no second read to find that out.
+      return lease.ready && page.items.length < size ? "caught-up" : "advanced";
     }
   }
 
