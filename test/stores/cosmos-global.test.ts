@@ -13,6 +13,7 @@ import { aggregateInMemory, type AggregateQuery, type AggregateRow, type CostUpd
 import { makeRecord } from "../contract/make-record.js";
 import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
 import { importCosmosSdk } from "../support/cosmos-sdk.js";
+import { startFixture } from "../faults/support/children.js";
 
 let local: LocalCosmos;
 beforeAll(async () => {
@@ -180,6 +181,34 @@ describe("consumers racing and dying", () => {
   });
 });
 
+describe("a consumer in another process", () => {
+  it("two processes consuming one container while records arrive count every record once", async () => {
+    const id = local.uniqueContainerId("g-proc");
+    const writer = storeOn(id, { globalRollups: false });
+    const here = storeOn(id);
+    await writer.append(fleet("p0", 1, 1)); // creates the container before the child opens it
+    const child = startFixture("cosmos-consumer-child.ts", [local.endpoint, local.databaseId, id]);
+    try {
+      await child.waitFor(/^drained/);
+      const records = [...fleet("p0", 1, 1), ...fleet("p", 6, 30)];
+      for (let i = 1; i < records.length; i += 15) {
+        await writer.append(records.slice(i, i + 15));
+        await here.drainGlobalRollups();
+      }
+      child.child.kill("SIGTERM");
+      const done = await child.waitFor(/^done \d+/, 30_000);
+      expect(await here.drainGlobalRollups()).toBe(true);
+      await expectExact(here, records);
+      const childFolded = Number(done.split(" ")[1]);
+      // Each record folded once, by one process or the other.
+      expect(childFolded + here.metrics.recordsFolded).toBe(records.length);
+    } finally {
+      child.child.kill("SIGKILL");
+      await child.exited;
+    }
+  });
+});
+
 function reprice(records: UsageRecord[], factor: number, flip = false): { updates: CostUpdate[]; after: UsageRecord[] } {
   const updates = records.map((r, i) => ({
     id: r.id,
@@ -247,6 +276,24 @@ describe("re-pricing and pruning keep the global rollups exact", () => {
     })()]);
     expect(await b.drainGlobalRollups()).toBe(true);
     await expectExact(a, [...after, ...late], false);
+  });
+
+  it("a re-price that dies after committing its deltas is finished by the next process that finds its lock", async () => {
+    const id = local.uniqueContainerId("g-stale");
+    const dying = storeOn(id, { maxAttempts: 1 });
+    const records = fleet("s", 3, 10);
+    await dying.append(records);
+    const { updates, after } = reprice(records.slice(0, 12), 9);
+    // Its record rewrites fail after the deltas committed (and again when it tries to finish before giving up).
+    local.faults.failNext("replace", 100, { status: 503 });
+    await expect(dying.updateCosts(updates)).rejects.toThrow();
+    local.faults.clear();
+    const lease = (await local.client().database(local.databaseId).container(id).item("~glease", "__global__").read()).resource;
+    expect(lease?.lock?.intents).toHaveLength(12);
+    const next = storeOn(id, { globalLockStaleMs: 300 });
+    expect(await next.drainGlobalRollups()).toBe(true);
+    await expectExact(next, [...after, ...records.slice(12)]);
+    for (const r of after) expect((await next.get(r.id, r.userId))?.totalCostNanos).toBe(r.totalCostNanos);
   });
 
   it("pruning, of everyone and of one user, subtracts exactly what was deleted", async () => {

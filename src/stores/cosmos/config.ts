@@ -66,6 +66,12 @@ export interface CosmosUsageStoreOptions {
   globalRollups?: boolean;
   /** Background consumer period in ms (0: only after appends). @default 5000 */
   globalConsumerIntervalMs?: number;
+  /**
+   * A re-price, prune or rebuild lock on the global rollups left unchanged this long
+   * (timed by the observing process) is taken to be a crashed holder's: its committed
+   * record changes are finished and the lock released. @default 60000
+   */
+  globalLockStaleMs?: number;
 }
 
 export interface ResolvedCosmosConfig {
@@ -86,6 +92,7 @@ export interface ResolvedCosmosConfig {
   logger?: CosmosStoreLogger;
   globalRollups: boolean;
   globalConsumerIntervalMs: number;
+  globalLockStaleMs: number;
 }
 
 export const DEFAULT_DATABASE = "token_usage_db";
@@ -130,6 +137,10 @@ export function resolveCosmosConfig(
   if (!(Number.isFinite(globalConsumerIntervalMs) && globalConsumerIntervalMs >= 0)) {
     throw new ValidationError("globalConsumerIntervalMs", "must be a non-negative number of milliseconds");
   }
+  const globalLockStaleMs = opts.globalLockStaleMs ?? 60_000;
+  if (!(Number.isFinite(globalLockStaleMs) && globalLockStaleMs > 0)) {
+    throw new ValidationError("globalLockStaleMs", "must be a positive number of milliseconds");
+  }
   const databaseId = opts.databaseId ?? env.COSMOS_DATABASE ?? DEFAULT_DATABASE;
   const containerId = opts.containerId ?? env.COSMOS_CONTAINER ?? DEFAULT_CONTAINER;
   if (!databaseId) throw new ValidationError("databaseId", "must not be empty");
@@ -153,5 +164,6 @@ export function resolveCosmosConfig(
     logger: opts.logger,
     globalRollups: opts.globalRollups ?? true,
     globalConsumerIntervalMs,
+    globalLockStaleMs,
   };
 }

@@ -10,9 +10,10 @@
  * over many hours) is read again smaller.
  *
  * The feed also carries the consumer's own writes (lease, global rollups) and the
- * per-user rollups: they are skipped. A page holding only the global partition's own
- * documents, and not full, is the end of the feed: nothing is written for it (writing
- * the lease would put the lease back into the feed, forever).
+ * per-user rollups: they are skipped. Pages holding only the global partition's own
+ * documents are read past within the step without a commit (committing them would put
+ * the lease back into the feed, forever); the end of the feed is the SDK's 304, which
+ * it answers only once every feed range has nothing new.
  *
  * Runs in `append()` after the write (so after `monitor.flush()` the global views hold
  * what this process flushed) and on a timer in the background; calls in one process
@@ -22,7 +23,7 @@ import type { OpenedContainer } from "../container-setup.js";
 import type { CosmosContext } from "../context.js";
 import { messageOf, sleep } from "../retry.js";
 import { MAX_BATCH_OPERATIONS, sendGlobalBatch } from "./batch.js";
-import { readFeedPage } from "./feed.js";
+import { openFeed } from "./feed.js";
 import { addRecords, foldable } from "./fold.js";
 import { finishStaleLock } from "./intents.js";
 import { GLOBAL_PARTITION, type LeaseDoc } from "./layout.js";
@@ -31,6 +32,10 @@ import { leaseReplace, rollupOperations } from "./rollup-writes.js";
 
 /** Feed items per page: at most 100 records, whose hours and days fit one batch when close in time. */
 const PAGE_ITEMS = 100;
+/** Own-document pages read past in one step before their advance is committed anyway. */
+const MAX_OWN_PAGES = 20;
+
+const isOwn = (d: Record<string, unknown>) => d.user_id === GLOBAL_PARTITION;
 
 export type StepResult = "advanced" | "caught-up" | "raced";
 
@@ -48,20 +53,24 @@ export class GlobalConsumer {
   private queued?: Promise<boolean>;
   private timer?: ReturnType<typeof setInterval>;
 
-  constructor(
-    private readonly ctx: CosmosContext,
-    /** A lock left unchanged this long was left by a crashed holder: finish its work and release it. */
-    private readonly staleLockMs = 60_000,
-  ) {}
+  constructor(private readonly ctx: CosmosContext) {}
+
+  /** A lock left unchanged this long was left by a crashed holder: finish its work and release it. */
+  private get staleLockMs(): number {
+    return this.ctx.cfg.globalLockStaleMs;
+  }
 
   /** One page: fold and commit, or find the end of the feed. */
   async step(o: OpenedContainer, lease: LeaseDoc): Promise<StepResult> {
     const ctx = this.ctx;
     let size = PAGE_ITEMS;
     for (;;) {
-      const page = await readFeedPage(ctx, o, lease.continuation, size);
-      const ownOnly = page.items.every((d) => d.user_id === GLOBAL_PARTITION);
-      if (page.empty || (ownOnly && page.items.length < size)) {
+      const feed = await openFeed(ctx, o, lease.continuation, size);
+      // Pages of only the global partition's own documents (the last commit's) are read past
+      // without a commit: committing would put the lease back into the feed, forever.
+      let page = await feed.next();
+      for (let skipped = 0; !page.empty && page.items.every(isOwn) && skipped < MAX_OWN_PAGES; skipped++) page = await feed.next();
+      if (page.empty) {
         if (lease.ready) return "caught-up";
         // The end of the feed, first reached in this epoch: reads may use the rollups from now on.
         const continuation = lease.continuation ?? page.continuation;
@@ -80,8 +89,7 @@ export class GlobalConsumer {
         return "raced";
       }
       ctx.metrics.recordsFolded += records.length;
-      // A page shorter than asked was the end of the feed when read: no second read to find that out.
-      return lease.ready && page.items.length < size ? "caught-up" : "advanced";
+      return "advanced";
     }
   }
 
