@@ -126,6 +126,35 @@ describe("global rollups after a write", () => {
     expect(store.metrics.recordsFolded).toBe(records.length);
   });
 
+  it("on a hierarchical (user_id, month) container too", async () => {
+    const store = storeOn(local.uniqueContainerId("g-hpk"), { hierarchicalPartitionKey: true });
+    const records = fleet("hp", 4, 20, 60);
+    await store.append(records);
+    await expectExact(store, records);
+    const { updates, after } = reprice(records.slice(0, 20), 3);
+    await store.updateCosts(updates);
+    const now = [...after, ...records.slice(20)];
+    await expectExact(store, now);
+    const cut = new Date(DAY0 + 12 * 24 * HOUR).toISOString();
+    await store.prune(cut);
+    await expectExact(store, now.filter((r) => r.timestamp >= cut), false);
+  });
+
+  it("a process that only reads folds what other processes write, in the background", async () => {
+    const id = local.uniqueContainerId("g-background");
+    const writer = storeOn(id, { globalRollups: false });
+    const records = fleet("bg", 3, 10);
+    await writer.append(records.slice(0, 10));
+    const reader = storeOn(id, { globalConsumerIntervalMs: 30 });
+    await reader.aggregate({ filter: {}, groupBy: [] }); // starts its consumer
+    await writer.append(records.slice(10));
+    const want = aggregateInMemory(records, { filter: RANGE, groupBy: ["model"] });
+    for (let i = 0; i < 200 && reader.metrics.recordsFolded < records.length; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(reader.metrics.recordsFolded).toBe(records.length);
+    expect(sorted(await reader.aggregate({ filter: RANGE, groupBy: ["model"] }), true)).toEqual(sorted(want, true));
+    await reader.close(); // its timer would otherwise add requests to the server's counts below
+  });
+
   it("refuses a reserved user id, which could collide with the global partition", async () => {
     const store = storeOn(local.uniqueContainerId("g-reserved"));
     await expect(store.append([makeRecord({ userId: "__global__" })])).rejects.toThrow(ValidationError);

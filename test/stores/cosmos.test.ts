@@ -30,7 +30,8 @@ describe("contract on the local server", () => {
   const containerId = `contract-${Date.now().toString(36)}`;
   describeUsageStoreContract(
     "cosmos (local server)",
-    async () => new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId }),
+    // The importer matching the client's SDK: the change-feed consumer takes ChangeFeedStartFrom from it.
+    async () => new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId }, importCosmosSdk),
     { capabilities: FLAT_CAPABILITIES },
   );
 });
@@ -40,7 +41,10 @@ describe("contract on the local server, hierarchical partition key", () => {
   describeUsageStoreContract(
     "cosmos (local server, /user_id + /month)",
     async () =>
-      new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, hierarchicalPartitionKey: true }),
+      new CosmosUsageStore(
+        { client: local.client(), databaseId: local.databaseId, containerId, hierarchicalPartitionKey: true },
+        importCosmosSdk,
+      ),
     { capabilities: FLAT_CAPABILITIES },
   );
 });

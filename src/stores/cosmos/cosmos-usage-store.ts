@@ -73,7 +73,7 @@ export class CosmosUsageStore implements UsageStore {
    */
   private async foldGlobal(): Promise<void> {
     if (!this.ctx.cfg.globalRollups) return;
-    this.consumer.start(this.ctx.cfg.globalConsumerIntervalMs);
+    this.startConsumer();
     try {
       // Bounded: on a large container the first build is left to the background and rebuildRollups().
       await this.consumer.drain({ maxSteps: 200 });
@@ -82,6 +82,15 @@ export class CosmosUsageStore implements UsageStore {
         error: err instanceof Error ? err.message : String(err),
       });
     }
+  }
+
+  /**
+   * The background consumer starts with the first write or read (constructing a store
+   * does no I/O), so a process that only reads (a dashboard replica) folds what the
+   * writers' processes stored.
+   */
+  private startConsumer(): void {
+    if (this.ctx.cfg.globalRollups) this.consumer.start(this.ctx.cfg.globalConsumerIntervalMs);
   }
 
   /** Folds the change feed into the global rollups now; true once at its end. */
@@ -111,6 +120,7 @@ export class CosmosUsageStore implements UsageStore {
 
   async aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
     validateAggregateQuery(query);
+    this.startConsumer();
     return query.filter.userId === undefined ? aggregateGlobal(this.ctx, query) : aggregateUser(this.ctx, query);
   }
 
