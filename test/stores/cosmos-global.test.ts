@@ -14,6 +14,8 @@ import { makeRecord } from "../contract/make-record.js";
 import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
 import { importCosmosSdk } from "../support/cosmos-sdk.js";
 import { startFixture } from "../faults/support/children.js";
+import { actualLeaders, expectedLeaders, leaderDataset, leaderRanges } from "../contract/leaderboards.js";
+import { UsageQueries } from "../../src/query/usage-queries.js";
 
 let local: LocalCosmos;
 beforeAll(async () => {
@@ -373,5 +375,62 @@ describe("documents read by a global view do not grow with users", () => {
     expect(reads[0].documents).toBeGreaterThan(0);
     expect(reads[1]).toEqual(reads[0]);
     expect(reads[2]).toEqual(reads[0]);
+  });
+});
+
+describe("leaderboards from the global partition", () => {
+  it("top users and threads are exact from the consumer's documents, also after re-pricing and pruning", async () => {
+    const id = local.uniqueContainerId("g-leaders");
+    const store = storeOn(id);
+    const base = Date.UTC(2034, 5, 1, 7);
+    let data = leaderDataset(21, base, 6, 300, "gl");
+    await store.append(data);
+    const q = new UsageQueries(store);
+    const check = async (records: UsageRecord[]) => {
+      for (const [start, end] of leaderRanges(base, 6)) {
+        for (const entity of ["user", "thread"] as const) {
+          expect(await actualLeaders(q, entity, start, end, 3), `${entity} ${start}..${end}`).toEqual(expectedLeaders(records, entity, start, end, 3));
+        }
+      }
+    };
+    await check(data);
+    // The fast path ran: windows were built and registered in the lease.
+    const lease = (await local.client().database(local.databaseId).container(id).item("~glease", "__global__").read()).resource;
+    expect(lease.windows.length).toBeGreaterThan(0);
+    const { updates, after } = reprice(data.filter((_, i) => i % 7 === 0), 11);
+    await store.updateCosts(updates);
+    const repriced = new Map(after.map((r) => [r.id, r]));
+    data = data.map((r) => repriced.get(r.id) ?? r);
+    await check(data);
+    const cut = new Date(base + 2 * 24 * HOUR + 5 * HOUR).toISOString();
+    await store.prune(cut, { userId: data[0].userId });
+    data = data.filter((r) => !(r.userId === data[0].userId && r.timestamp < cut));
+    await check(data);
+  });
+
+  it("a leaderboard read once a window exists reads the same documents at 20, 80 and 320 users", async () => {
+    const reads: number[] = [];
+    for (const users of [20, 80, 320]) {
+      const store = storeOn(local.uniqueContainerId(`g-lflat-${users}`));
+      // The same ten big spenders in every fleet, then `users` similar small ones.
+      const records = fleet(`lf${users}`, users, 3).map((r, n) => ({
+        ...r,
+        userId: n < 40 ? `big-${n % 10}` : r.userId,
+        totalCostNanos: n < 40 ? 1_000_000 + n : r.totalCostNanos,
+        timestamp: new Date(DAY0 + (n % 30) * 24 * HOUR + (n % 24) * HOUR + 60_000).toISOString(),
+      }));
+      await store.append(records);
+      const q = new UsageQueries(store);
+      const range = { start: RANGE.start, end: RANGE.end, limit: 5 };
+      const first = await q.getTopUsers(range); // builds the 30-day window
+      const before = store.metrics.documentsRead;
+      const again = await q.getTopUsers(range);
+      reads.push(store.metrics.documentsRead - before);
+      expect(again).toEqual(first);
+      expect(again.map((r) => r.key)).toEqual(expectedLeaders(records, "user", RANGE.start, RANGE.end, 5).map((r) => r.key));
+    }
+    console.log(`[leaders] documents read by a top-5 users call at 20/80/320 users: ${reads.join(" / ")}`);
+    expect(reads[1]).toBe(reads[0]);
+    expect(reads[2]).toBe(reads[0]);
   });
 });

@@ -15,6 +15,10 @@ import type {
   BudgetCounterState,
   BudgetCounterUpdate,
   CostUpdate,
+  DaySpan,
+  LeaderEntity,
+  LeaderKey,
+  SpanLeader,
   PageRequest,
   RecordFilter,
   StoreCapabilities,
@@ -25,6 +29,7 @@ import { resolveCosmosConfig, type CosmosUsageStoreOptions } from "./config.js";
 import { CosmosContext, type CosmosStoreMetrics } from "./context.js";
 import { aggregateGlobal } from "./global-queries.js";
 import { GlobalConsumer } from "./global/consumer.js";
+import { cosmosLeaders, cosmosLeaderTotals } from "./global/leaders.js";
 import * as maintenance from "./maintenance.js";
 import { getRecord, listRecords } from "./record-reads.js";
 import * as settings from "./settings.js";
@@ -39,6 +44,9 @@ export class CosmosUsageStore implements UsageStore {
   readonly capabilities: StoreCapabilities;
   private readonly ctx: CosmosContext;
   private readonly consumer: GlobalConsumer;
+  /** The leaderboard fast path (global/leaders.ts), present while the global rollups are on. */
+  readonly leaders?: (entity: LeaderEntity, spans: DaySpan[], offset: number, limit: number) => Promise<SpanLeader[]>;
+  readonly leaderTotals?: (entity: LeaderEntity, keys: LeaderKey[], range: { start: string; end: string }) => Promise<AggregateRow[]>;
 
   constructor(
     options: CosmosUsageStoreOptions = {},
@@ -51,6 +59,18 @@ export class CosmosUsageStore implements UsageStore {
     const cfg = resolveCosmosConfig(options);
     this.ctx = new CosmosContext(cfg, importSdk);
     this.consumer = new GlobalConsumer(this.ctx);
+    if (cfg.globalRollups) {
+      // Before the consumer has built its documents, both group the range (what the core does without them).
+      const fallback = async (entity: LeaderEntity, range: { start: string; end: string }) =>
+        (await this.aggregate({ filter: range, groupBy: entity === "user" ? ["user"] : ["thread", "user"] })).filter(
+          (r) => entity === "user" || r.key.thread !== null,
+        );
+      this.leaders = (entity, spans, offset, limit) => {
+        this.startConsumer();
+        return cosmosLeaders(this.ctx, this.consumer, fallback, entity, spans, offset, limit);
+      };
+      this.leaderTotals = (entity, keys, range) => cosmosLeaderTotals(this.ctx, fallback, entity, keys, range);
+    }
     this.capabilities = { rollups: true, multiProcess: true, ttl: cfg.defaultTtlSeconds !== undefined };
   }
 

@@ -1,7 +1,7 @@
 /**
  * The change-feed consumer that keeps the global rollups. One step: read the lease,
  * read one feed page from its continuation, fold the page's records into hour and day
- * deltas, and commit the rewritten rollups together with the lease's new continuation
+ * deltas and the leaderboards' per-entity documents (leader-docs.ts), and commit the rewritten rollups together with the lease's new continuation
  * in ONE transactional batch conditional on the lease's etag. So a page is counted
  * exactly once: a consumer that crashes before its commit changed nothing (the next
  * one reads the same page again), and of two replicas folding the same page only the
@@ -28,6 +28,7 @@ import { addRecords, foldable } from "./fold.js";
 import { finishStaleLock } from "./intents.js";
 import { GLOBAL_PARTITION, type LeaseDoc } from "./layout.js";
 import { ensureLease } from "./lease.js";
+import { addEntityRecords, entityOperations } from "./leader-docs.js";
 import { leaseReplace, rollupOperations } from "./rollup-writes.js";
 
 /** Feed items per page: at most 100 records, whose hours and days fit one batch when close in time. */
@@ -78,7 +79,11 @@ export class GlobalConsumer {
         return r === "ok" ? "caught-up" : "raced";
       }
       const records = foldable(page.items, lease.epoch);
-      const ops = await rollupOperations(ctx, o, lease.epoch, addRecords(new Map(), records, 1));
+      const [rollups, leaders] = await Promise.all([
+        rollupOperations(ctx, o, lease.epoch, addRecords(new Map(), records, 1)),
+        entityOperations(ctx, o, addEntityRecords(new Map(), records, 1, lease.epoch, lease.windows)),
+      ]);
+      const ops = [...rollups, ...leaders];
       if (ops.length + 1 > MAX_BATCH_OPERATIONS && size > 1) {
         size = Math.max(1, Math.floor(size / 2));
         continue;

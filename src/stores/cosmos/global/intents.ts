@@ -34,6 +34,7 @@ import type { GlobalConsumer } from "./consumer.js";
 import { addRecords } from "./fold.js";
 import { newLease, type LeaseDoc, type RecordIntent } from "./layout.js";
 import { ensureLease, readLease } from "./lease.js";
+import { addEntityRecords, entityOperations } from "./leader-docs.js";
 import { leaseReplace, rollupOperations } from "./rollup-writes.js";
 
 /** A record change: `next` replaces `old` (re-price), or no `next` deletes it (prune). */
@@ -84,7 +85,8 @@ async function commitChunk(ctx: CosmosContext, o: OpenedContainer, holder: strin
   const olds: UsageRecord[] = changes.map((c) => fromUsageDocument(c.old));
   const news: UsageRecord[] = changes.flatMap((c) => (c.next ? [fromUsageDocument(c.next)] : []));
   const deltas = addRecords(addRecords(new Map(), olds, -1), news, 1);
-  const ops = await rollupOperations(ctx, o, lease.epoch, deltas);
+  const entities = addEntityRecords(addEntityRecords(new Map(), olds, -1, lease.epoch, lease.windows), news, 1, lease.epoch, lease.windows);
+  const ops = [...(await rollupOperations(ctx, o, lease.epoch, deltas)), ...(await entityOperations(ctx, o, entities))];
   if (ops.length + 1 > MAX_BATCH_OPERATIONS) {
     if (changes.length === 1) throw new StoreError("global rollups: one record's change does not fit a batch");
     const half = Math.ceil(changes.length / 2);
@@ -136,7 +138,7 @@ export async function applyIntents(ctx: CosmosContext, o: OpenedContainer, inten
   );
 }
 
-async function acquire(ctx: CosmosContext, o: OpenedContainer, holder: string, staleLockMs: number): Promise<void> {
+export async function acquire(ctx: CosmosContext, o: OpenedContainer, holder: string, staleLockMs: number): Promise<void> {
   const giveUp = Date.now() + LOCK_WAIT_MS;
   let watched: { etag?: string; since: number } | undefined;
   for (;;) {
@@ -156,13 +158,13 @@ async function acquire(ctx: CosmosContext, o: OpenedContainer, holder: string, s
   }
 }
 
-async function mustHold(ctx: CosmosContext, o: OpenedContainer, holder: string): Promise<LeaseDoc> {
+export async function mustHold(ctx: CosmosContext, o: OpenedContainer, holder: string): Promise<LeaseDoc> {
   const lease = await readLease(ctx, o);
   if (lease?.lock?.holder !== holder) throw new StoreError("global rollups: the maintenance lock was taken over (held too long?)");
   return lease;
 }
 
-async function release(ctx: CosmosContext, o: OpenedContainer, holder: string): Promise<boolean> {
+export async function release(ctx: CosmosContext, o: OpenedContainer, holder: string): Promise<boolean> {
   for (let round = 0; round < 5; round++) {
     const lease = await readLease(ctx, o);
     if (lease?.lock?.holder !== holder) return true;

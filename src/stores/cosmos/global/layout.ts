@@ -22,6 +22,20 @@ export const LEASE_ID = "~glease";
 export const LEASE_TYPE = "global-lease";
 export const GLOBAL_HOUR_TYPE = "global-hour";
 export const GLOBAL_DAY_TYPE = "global-day";
+/** One user's (or thread's) totals over one UTC day: the leaderboards' per-day lists. */
+export const USER_DAY_TYPE = "global-user-day";
+export const THREAD_DAY_TYPE = "global-thread-day";
+/** One user's (or thread's) cost over a registered span of whole days (see leaders.ts). */
+export const WINDOW_TYPE = "global-window";
+
+/** A span of whole days whose per-entity costs the consumer keeps exact (`start` inclusive, `end` exclusive). */
+export interface LeaderWindow {
+  entity: "user" | "thread";
+  start: string;
+  end: string;
+  /** Distinguishes a rebuilt window's documents from a dropped one's. */
+  build: string;
+}
 
 export type GlobalLevel = "hour" | "day";
 
@@ -63,6 +77,8 @@ export interface LeaseDoc {
   continuation: string | null;
   /** True once this epoch's consumer has reached the end of the feed: reads may use the rollups. */
   ready: boolean;
+  /** Leaderboard windows kept exact by every commit (at most a few per entity). */
+  windows?: LeaderWindow[];
   /** Held by a maintenance call: consumers do not commit while it is set. */
   lock?: { holder: string; intents: RecordIntent[] };
   _etag?: string;
