@@ -316,7 +316,7 @@ describe("re-pricing and pruning keep the global rollups exact", () => {
     await dying.append(records);
     const { updates, after } = reprice(records.slice(0, 12), 9);
     // Its record rewrites fail after the deltas committed (and again when it tries to finish before giving up).
-    local.faults.failNext("replace", 100, { status: 503 });
+    local.faults.failNext("patch", 100, { status: 503 });
     await expect(dying.updateCosts(updates)).rejects.toThrow();
     local.faults.clear();
     const lease = (await local.client().database(local.databaseId).container(id).item("~glease", "__global__").read()).resource;

@@ -99,7 +99,7 @@ async function commitChunk(ctx: CosmosContext, o: OpenedContainer, holder: strin
     pk: c.pk,
     etag: String(c.old._etag),
     action: c.next ? "replace" : "delete",
-    body: c.next ? markVersion(c.old, c.next, lease.epoch) : undefined,
+    set: c.next ? changedFields(c.old, c.next, lease.epoch) : undefined,
   }));
   ops.push(leaseReplace(lease, { ...lease, lock: { holder, intents } }));
   if ((await sendGlobalBatch(ctx, o, ops, "global rollups: maintenance")) === "conflict") {
@@ -108,12 +108,14 @@ async function commitChunk(ctx: CosmosContext, o: OpenedContainer, holder: strin
   await applyIntents(ctx, o, intents);
 }
 
-/** The new version, marked as already in this epoch's rollups (consumers skip it). */
-function markVersion(old: Doc, next: Doc, epoch: number): Doc {
-  const body = Object.fromEntries(Object.entries(next).filter(([k]) => !k.startsWith("_"))) as Doc;
-  body.rev = (typeof old.rev === "number" ? old.rev : 0) + 1;
-  body.g_epoch = epoch;
-  return body;
+/** What the new version changes, marked as already in this epoch's rollups (consumers skip it). */
+function changedFields(old: Doc, next: Doc, epoch: number): Record<string, unknown> {
+  const set: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(next)) if (!k.startsWith("_") && JSON.stringify(old[k]) !== JSON.stringify(v)) set[k] = v;
+  set.rev = (typeof old.rev === "number" ? old.rev : 0) + 1;
+  set.g_epoch = epoch;
+  if (Object.keys(set).length > 10) throw new StoreError("a record change sets more than 10 fields (one patch)");
+  return set;
 }
 
 /** Applies committed intents; each is idempotent. */
@@ -123,14 +125,17 @@ export async function applyIntents(ctx: CosmosContext, o: OpenedContainer, inten
       const item = o.container.item(intent.id, intent.pk);
       try {
         const condition = { accessCondition: { type: "IfMatch", condition: intent.etag } };
-        if (intent.action === "replace") await item.replace(intent.body!, condition);
+        if (intent.action === "replace") {
+          const ops = Object.entries(intent.set!).map(([k, value]) => ({ op: "set" as const, path: `/${k}`, value }));
+          await item.patch(ops, condition);
+        }
         else await item.delete(condition);
       } catch (err) {
         const s = statusOf(err);
         if (s === 404) return; // deleted already (this intent, or the record's TTL)
         if (s !== 412) throw err;
         const cur = await ctx.readDoc(o.container, intent.id, intent.pk);
-        if (intent.action === "replace" && cur && cur.rev === intent.body!.rev) return; // replaced already
+        if (intent.action === "replace" && cur && cur.rev === intent.set!.rev) return; // changed already
         if (intent.action === "delete" && !cur) return;
         throw new StoreError(`record "${intent.id}" changed outside the maintenance lock; run rebuildRollups()`);
       }

@@ -12,7 +12,6 @@
  * size of the application's (provider, model, agent, operation, flags) groups), never
  * with users; a logical partition holds up to 20 GB, years of hours at a few KB each.
  */
-import type { Doc } from "../context.js";
 import type { GroupState } from "../rollup-docs.js";
 
 /** Reserved: record validation refuses user ids of the form `__name__` (see validation.ts). */
@@ -62,8 +61,11 @@ export interface RecordIntent {
   /** The record's etag when its old version was read (the version the deltas subtract). */
   etag: string;
   action: "replace" | "delete";
-  /** The new version (replace): carries `rev`, so a finished replace is recognised. */
-  body?: Doc;
+  /**
+   * The fields a re-price sets (at most 10: one patch), with `rev`, so a finished one is
+   * recognised. Only the changed fields: a record may be large, the lease must stay small.
+   */
+  set?: Record<string, unknown>;
 }
 
 export interface LeaseDoc {
