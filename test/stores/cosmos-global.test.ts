@@ -16,6 +16,7 @@ import { importCosmosSdk } from "../support/cosmos-sdk.js";
 import { startFixture } from "../faults/support/children.js";
 import { actualLeaders, expectedLeaders, leaderDataset, leaderRanges } from "../contract/leaderboards.js";
 import { UsageQueries } from "../../src/query/usage-queries.js";
+import { createTokenMonitor } from "../../src/monitor/token-monitor.js";
 
 let local: LocalCosmos;
 beforeAll(async () => {
@@ -32,7 +33,17 @@ afterAll(async () => {
 
 function storeOn(containerId: string, extra: Partial<CosmosUsageStoreOptions> = {}): CosmosUsageStore {
   const s = new CosmosUsageStore(
-    { client: local.client(), databaseId: local.databaseId, containerId, globalConsumerIntervalMs: 0, baseDelayMs: 1, maxDelayMs: 20, ...extra },
+    // Folding on every append keeps these tests short; the monitor test below uses flush().
+    {
+      client: local.client(),
+      databaseId: local.databaseId,
+      containerId,
+      globalConsumerIntervalMs: 0,
+      globalDrainAfterAppend: true,
+      baseDelayMs: 1,
+      maxDelayMs: 20,
+      ...extra,
+    },
     importCosmosSdk,
   );
   stores.push(s);
@@ -155,6 +166,39 @@ describe("global rollups after a write", () => {
     expect(reader.metrics.recordsFolded).toBe(records.length);
     expect(sorted(await reader.aggregate({ filter: RANGE, groupBy: ["model"] }), true)).toEqual(sorted(want, true));
     await reader.close(); // its timer would otherwise add requests to the server's counts below
+  });
+
+  it("after monitor.flush() resolves, every global view holds what the monitor tracked", async () => {
+    const store = storeOn(local.uniqueContainerId("g-monitor"), { globalDrainAfterAppend: false });
+    const monitor = createTokenMonitor({ store });
+    const tracked: UsageRecord[] = [];
+    for (let i = 0; i < 40; i++) {
+      tracked.push(
+        await monitor.trackUsage({
+          userId: `m-user-${i % 5}`,
+          threadId: `m-t-${i % 7}`,
+          provider: "openai",
+          model: i % 2 ? "gpt-4o" : "gpt-4o-mini",
+          inputTokens: 100 + i,
+          outputTokens: 20 + i,
+          timestamp: new Date(DAY0 + i * 37 * 60_000).toISOString(),
+        }),
+      );
+    }
+    await monitor.flush();
+    expect(store.metrics.recordsFolded).toBe(tracked.length);
+    await expectExact(store, tracked);
+    await monitor.close();
+  });
+
+  it("with globalDrainAfterAppend off, appends leave the folding to the consumer's next drain", async () => {
+    const store = storeOn(local.uniqueContainerId("g-nodrain"), { globalDrainAfterAppend: false });
+    const records = fleet("nd", 2, 10);
+    await store.append(records);
+    expect(store.metrics.recordsFolded).toBe(0);
+    expect(await store.drainGlobalRollups()).toBe(true);
+    expect(store.metrics.recordsFolded).toBe(records.length);
+    await expectExact(store, records);
   });
 
   it("refuses a reserved user id, which could collide with the global partition", async () => {

@@ -31,7 +31,9 @@ describe("contract on the local server", () => {
   describeUsageStoreContract(
     "cosmos (local server)",
     // The importer matching the client's SDK: the change-feed consumer takes ChangeFeedStartFrom from it.
-    async () => new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId }, importCosmosSdk),
+    // Folding on every append: the suite calls append() directly, never a monitor's flush().
+    async () =>
+      new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, globalDrainAfterAppend: true }, importCosmosSdk),
     { capabilities: FLAT_CAPABILITIES },
   );
 });
@@ -42,7 +44,7 @@ describe("contract on the local server, hierarchical partition key", () => {
     "cosmos (local server, /user_id + /month)",
     async () =>
       new CosmosUsageStore(
-        { client: local.client(), databaseId: local.databaseId, containerId, hierarchicalPartitionKey: true },
+        { client: local.client(), databaseId: local.databaseId, containerId, hierarchicalPartitionKey: true, globalDrainAfterAppend: true },
         importCosmosSdk,
       ),
     { capabilities: FLAT_CAPABILITIES },

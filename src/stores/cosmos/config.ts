@@ -67,6 +67,12 @@ export interface CosmosUsageStoreOptions {
   /** Background consumer period in ms (0: only after appends). @default 5000 */
   globalConsumerIntervalMs?: number;
   /**
+   * Also fold after every `append()`, not only on `flush()` (the monitor's flush calls the
+   * store's) and in the background. Costs about 4x the RU per record of a background
+   * drain at small flushes (BENCHMARKS.md) and adds a drain to every write. @default false
+   */
+  globalDrainAfterAppend?: boolean;
+  /**
    * A re-price, prune or rebuild lock on the global rollups left unchanged this long
    * (timed by the observing process) is taken to be a crashed holder's: its committed
    * record changes are finished and the lock released. @default 60000
@@ -92,6 +98,7 @@ export interface ResolvedCosmosConfig {
   logger?: CosmosStoreLogger;
   globalRollups: boolean;
   globalConsumerIntervalMs: number;
+  globalDrainAfterAppend: boolean;
   globalLockStaleMs: number;
 }
 
@@ -164,6 +171,7 @@ export function resolveCosmosConfig(
     logger: opts.logger,
     globalRollups: opts.globalRollups ?? true,
     globalConsumerIntervalMs,
+    globalDrainAfterAppend: opts.globalDrainAfterAppend ?? false,
     globalLockStaleMs,
   };
 }

@@ -81,24 +81,25 @@ export class CosmosUsageStore implements UsageStore {
 
   async append(records: UsageRecord[]): Promise<AppendResult> {
     const result = await appendRecords(this.ctx, records);
-    if (result.inserted > 0) await this.foldGlobal();
+    this.startConsumer();
+    if (result.inserted > 0 && this.ctx.cfg.globalDrainAfterAppend) await this.flush();
     return result;
   }
 
   /**
-   * Folds what the change feed holds into the global rollups (this append's records
-   * included), so a flush is in every global view when it resolves. A failure is
-   * logged, not thrown: the records are stored, and the next drain (here or in any
-   * replica) folds them.
+   * Folds what the change feed holds into the global rollups (this process's writes
+   * included), so once the monitor's `flush()` resolves, every global view holds what it
+   * flushed. A failure is logged, not thrown: the records are stored, and the next drain
+   * (here or in any replica) folds them.
    */
-  private async foldGlobal(): Promise<void> {
+  async flush(): Promise<void> {
     if (!this.ctx.cfg.globalRollups) return;
     this.startConsumer();
     try {
       // Bounded: on a large container the first build is left to the background and rebuildRollups().
       await this.consumer.drain({ maxSteps: 200 });
     } catch (err) {
-      this.ctx.cfg.logger?.warn("global rollups: folding after a write failed; the next drain retries", {
+      this.ctx.cfg.logger?.warn("global rollups: folding the change feed failed; the next drain retries", {
         error: err instanceof Error ? err.message : String(err),
       });
     }
