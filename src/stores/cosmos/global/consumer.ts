@@ -35,6 +35,8 @@ import { leaseReplace, rollupOperations } from "./rollup-writes.js";
 const PAGE_ITEMS = 100;
 /** Own-document pages read past in one step before their advance is committed anyway. */
 const MAX_OWN_PAGES = 20;
+/** Own documents read past at the end of the feed that are worth a lease write to skip next time. */
+const OWN_ADVANCE = 20;
 
 const isOwn = (d: Record<string, unknown>) => d.user_id === GLOBAL_PARTITION;
 
@@ -70,12 +72,22 @@ export class GlobalConsumer {
       // Pages of only the global partition's own documents (the last commit's) are read past
       // without a commit: committing would put the lease back into the feed, forever.
       let page = await feed.next();
-      for (let skipped = 0; !page.empty && page.items.every(isOwn) && skipped < MAX_OWN_PAGES; skipped++) page = await feed.next();
+      let ownItems = 0;
+      for (let skipped = 0; !page.empty && page.items.every(isOwn) && skipped < MAX_OWN_PAGES; skipped++) {
+        ownItems += page.items.length;
+        page = await feed.next();
+      }
       if (page.empty) {
+        // Many own documents read past (a large commit's): store the position past them, so
+        // the next drain reads one document (this lease write) instead of all of them again.
+        if (lease.ready && ownItems >= OWN_ADVANCE) {
+          const r = await sendGlobalBatch(ctx, o, [leaseReplace(lease, { ...lease, continuation: page.continuation })], "the global rollups' lease update");
+          return r === "ok" ? "caught-up" : "raced";
+        }
         if (lease.ready) return "caught-up";
         // The end of the feed, first reached in this epoch: reads may use the rollups from now on.
         const continuation = lease.continuation ?? page.continuation;
-        const r = await sendGlobalBatch(ctx, o, [leaseReplace(lease, { ...lease, continuation, ready: true })], "global rollups: lease");
+        const r = await sendGlobalBatch(ctx, o, [leaseReplace(lease, { ...lease, continuation, ready: true })], "the global rollups' lease update");
         return r === "ok" ? "caught-up" : "raced";
       }
       const records = foldable(page.items, lease.epoch);
@@ -89,7 +101,7 @@ export class GlobalConsumer {
         continue;
       }
       ops.push(leaseReplace(lease, { ...lease, continuation: page.continuation }));
-      if ((await sendGlobalBatch(ctx, o, ops, "global rollups: fold")) === "conflict") {
+      if ((await sendGlobalBatch(ctx, o, ops, "a fold into the global rollups")) === "conflict") {
         ctx.metrics.leaseRaces++;
         return "raced";
       }

@@ -102,7 +102,7 @@ async function commitChunk(ctx: CosmosContext, o: OpenedContainer, holder: strin
     set: c.next ? changedFields(c.old, c.next, lease.epoch) : undefined,
   }));
   ops.push(leaseReplace(lease, { ...lease, lock: { holder, intents } }));
-  if ((await sendGlobalBatch(ctx, o, ops, "global rollups: maintenance")) === "conflict") {
+  if ((await sendGlobalBatch(ctx, o, ops, "a global rollups maintenance batch")) === "conflict") {
     throw new StoreError("global rollups: the maintenance lock was taken over (held too long?); nothing of this chunk was applied");
   }
   await applyIntents(ctx, o, intents);
@@ -149,7 +149,7 @@ export async function acquire(ctx: CosmosContext, o: OpenedContainer, holder: st
   for (;;) {
     const lease = await ensureLease(ctx, o);
     if (!lease.lock) {
-      const r = await sendGlobalBatch(ctx, o, [leaseReplace(lease, { ...lease, lock: { holder, intents: [] } })], "global rollups: lock");
+      const r = await sendGlobalBatch(ctx, o, [leaseReplace(lease, { ...lease, lock: { holder, intents: [] } })], "the global rollups' lock");
       if (r === "ok") return;
       continue;
     }
@@ -176,7 +176,7 @@ export async function release(ctx: CosmosContext, o: OpenedContainer, holder: st
     await applyIntents(ctx, o, lease.lock.intents);
     const { lock, ...rest } = lease;
     void lock;
-    if ((await sendGlobalBatch(ctx, o, [leaseReplace(lease, rest as LeaseDoc)], "global rollups: unlock")) === "ok") return true;
+    if ((await sendGlobalBatch(ctx, o, [leaseReplace(lease, rest as LeaseDoc)], "the global rollups' unlock")) === "ok") return true;
   }
   return false;
 }
@@ -187,7 +187,7 @@ export async function finishStaleLock(ctx: CosmosContext, o: OpenedContainer, le
   await applyIntents(ctx, o, lease.lock?.intents ?? []);
   const { lock, ...rest } = lease;
   void lock;
-  await sendGlobalBatch(ctx, o, [leaseReplace(lease, rest as LeaseDoc)], "global rollups: unlock");
+  await sendGlobalBatch(ctx, o, [leaseReplace(lease, rest as LeaseDoc)], "the global rollups' unlock");
 }
 
 /**
@@ -201,7 +201,7 @@ export async function resetEpoch(ctx: CosmosContext, o: OpenedContainer, staleLo
   try {
     const lease = await mustHold(ctx, o, holder);
     const next = newLease(lease.epoch + 1);
-    if ((await sendGlobalBatch(ctx, o, [leaseReplace(lease, next)], "global rollups: reset")) === "conflict") {
+    if ((await sendGlobalBatch(ctx, o, [leaseReplace(lease, next)], "the global rollups' reset")) === "conflict") {
       throw new StoreError("global rollups: the lease changed during the reset; retry rebuildRollups()");
     }
     return next.epoch;

@@ -125,7 +125,7 @@ async function ensureWindow(ctx: CosmosContext, o: OpenedContainer, consumer: Gl
       const last = i + step >= creates.length;
       const kept = (lease.windows ?? []).filter((x) => x.entity !== entity).concat((lease.windows ?? []).filter((x) => x.entity === entity).slice(-(MAX_WINDOWS - 1)));
       const next: LeaseDoc = last ? { ...lease, windows: [...kept, w] } : lease;
-      if ((await sendGlobalBatch(ctx, o, [...creates.slice(i, i + step), leaseReplace(lease, next)], "leaderboard window")) === "conflict") {
+      if ((await sendGlobalBatch(ctx, o, [...creates.slice(i, i + step), leaseReplace(lease, next)], "a leaderboard window build")) === "conflict") {
         throw new Error("global rollups: the lease changed while a leaderboard window was built (lock taken over?)");
       }
       lease = await mustHold(ctx, o, holder);

@@ -8,15 +8,10 @@
  * hours (every user's), which is the cost of a range not aligned to hours.
  */
 import type { SqlQuerySpec } from "@azure/cosmos";
-import type { UsageRecord } from "../../../record/types.js";
-import { aggregateInMemory, mergeRows, type AggregateQuery, type AggregateRow, type GroupKey } from "../../types.js";
+import { aggregateInMemory, type AggregateQuery, type AggregateRow, type GroupKey } from "../../types.js";
 import type { OpenedContainer } from "../container-setup.js";
 import type { CosmosContext } from "../context.js";
-import { fromUsageDocument } from "../documents.js";
-import { aggregateSourceQuery } from "../queries.js";
-import { asRollupDocument } from "../rollup-docs.js";
-import { aggregateRollups, type RollupDocument } from "../rollups.js";
-import { planRange } from "../user-queries.js";
+import { combinePlanned, planRange, rawRecords } from "../user-queries.js";
 import { globalPk } from "./batch.js";
 import { GLOBAL_DAY_TYPE, GLOBAL_HOUR_TYPE, GLOBAL_PARTITION, type LeaseDoc } from "./layout.js";
 
@@ -40,18 +35,7 @@ export async function aggregateFromGlobalRollups(
   const reads: Array<Promise<Array<Record<string, unknown>>>> = [];
   if (plan.days) reads.push(ctx.queryAll(o.container, globalDocsQuery(lease.epoch, GLOBAL_DAY_TYPE, "day", plan.days), scope));
   for (const hours of plan.hours) reads.push(ctx.queryAll(o.container, globalDocsQuery(lease.epoch, GLOBAL_HOUR_TYPE, "hour", hours), scope));
-  const [docs, head, tail] = await Promise.all([
-    Promise.all(reads).then((lists) => lists.flat().map(asRollupDocument)),
-    plan.rawHead ? rawRecords(ctx, o, query, f.start, plan.rawHead) : [],
-    plan.rawTail ? rawRecords(ctx, o, query, plan.rawTail, f.end) : [],
-  ]);
-  return mergeRows(
-    [
-      ...aggregateRollups(docs as RollupDocument[], { filter: { ...f, start: undefined, end: undefined }, groupBy: query.groupBy }),
-      ...aggregateInMemory([...head, ...tail], query),
-    ],
-    query.groupBy,
-  );
+  return combinePlanned(query, plan, reads, (start, end) => rawRecords(ctx, o, query, start, end));
 }
 
 function globalDocsQuery(epoch: number, type: string, field: "day" | "hour", range: [string | undefined, string | undefined]): SqlQuerySpec {
@@ -70,15 +54,4 @@ function globalDocsQuery(epoch: number, type: string, field: "day" | "hour", ran
     parameters.push({ name: "@end", value: range[1] });
   }
   return { query: `SELECT * FROM c WHERE ${clauses.join(" AND ")}`, parameters };
-}
-
-async function rawRecords(
-  ctx: CosmosContext,
-  o: OpenedContainer,
-  query: AggregateQuery,
-  start: string | undefined,
-  end: string | undefined,
-): Promise<UsageRecord[]> {
-  const docs = await ctx.queryAll(o.container, aggregateSourceQuery({ ...query.filter, start, end }));
-  return docs.map(fromUsageDocument);
 }

@@ -39,6 +39,6 @@ export async function rebuildGlobalRollups(ctx: CosmosContext, o: OpenedContaine
   for (let i = 0; i < stale.length; i += MAX_BATCH_OPERATIONS) {
     const ops: OperationInput[] = stale.slice(i, i + MAX_BATCH_OPERATIONS).map((d) => ({ operationType: "Delete", id: d.id }));
     // A document another rebuild deleted first fails the batch (404): nobody reads these, retry once on what is left.
-    if ((await sendGlobalBatch(ctx, o, ops, "global rollups: clean-up")) === "conflict") ctx.cfg.logger?.warn("global rollups: older documents were removed by another process");
+    if ((await sendGlobalBatch(ctx, o, ops, "the clean-up of older global rollups")) === "conflict") ctx.cfg.logger?.warn("global rollups: older documents were removed by another process");
   }
 }
