@@ -401,8 +401,23 @@ describe("migration", () => {
     const store = storeOn(id);
     await store.rebuildRollups();
     await expectExact(store, now);
+    const q = new UsageQueries(store);
+    const top = async () => [await q.getTopUsers({ ...RANGE, limit: 3 }), await q.getTopThreads({ ...RANGE, limit: 3 })];
+    const first = await top();
+    expect(first[0].map((r) => r.key)).toEqual(expectedLeaders(now, "user", RANGE.start, RANGE.end, 3).map((r) => r.key));
+    expect(first[1].map((r) => r.key)).toEqual(expectedLeaders(now, "thread", RANGE.start, RANGE.end, 3).map((r) => r.key));
+    // Again: the same totals under the next epoch, leaderboard windows rebuilt on demand.
     await store.rebuildRollups();
     await expectExact(store, now);
+    expect(await top()).toEqual(first);
+    // Nothing of the older epochs is left in the global partition.
+    const { resources } = await local
+      .client()
+      .database(local.databaseId)
+      .container(id)
+      .items.query({ query: "SELECT c.epoch FROM c WHERE c.user_id = '__global__' AND IS_DEFINED(c.epoch) AND c.type != 'global-lease'" })
+      .fetchAll();
+    expect(new Set(resources.map((r: { epoch: number }) => r.epoch)).size).toBe(1);
   });
 });
 
