@@ -467,6 +467,26 @@ describe("leaderboards from the global partition", () => {
     await check(data);
   });
 
+  it("keeps at most four windows per entity and deletes a dropped one's documents", async () => {
+    const id = local.uniqueContainerId("g-windows");
+    const store = storeOn(id);
+    const records = fleet("w", 5, 12);
+    await store.append(records);
+    const day = (n: number) => new Date(DAY0 + n * 24 * HOUR).toISOString().slice(0, 10);
+    const c = local.client().database(local.databaseId).container(id);
+    const windowDocs = async () => (await c.items.query("SELECT c.win FROM c WHERE c.type = 'global-window'").fetchAll()).resources as Array<{ win: string }>;
+    for (let n = 1; n <= 5; n++) {
+      const rows = await store.leaders!("user", [{ start: day(0), end: day(n + 1) }], 0, 100);
+      const want = aggregateInMemory(records, { filter: { start: `${day(0)}T00:00:00.000Z`, end: `${day(n + 1)}T00:00:00.000Z` }, groupBy: ["user"] });
+      expect(rows.map((r) => [r.user, r.costNanos]).sort()).toEqual(want.map((r) => [r.key.user, r.costNanos]).sort());
+    }
+    const lease = (await c.item("~glease", "__global__").read()).resource;
+    expect(lease.windows.map((w: { end: string }) => w.end)).toEqual([day(3), day(4), day(5), day(6)]);
+    const wins = new Set((await windowDocs()).map((d) => d.win));
+    expect(wins.size).toBe(4);
+    for (const w of wins) expect(w).not.toContain(`|${day(2)}|`);
+  });
+
   it("a leaderboard read once a window exists reads the same documents at 20, 80 and 320 users", async () => {
     const reads: number[] = [];
     for (const users of [20, 80, 320]) {

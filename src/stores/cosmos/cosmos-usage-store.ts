@@ -97,7 +97,8 @@ export class CosmosUsageStore implements UsageStore {
     this.startConsumer();
     try {
       // Bounded: on a large container the first build is left to the background and rebuildRollups().
-      await this.consumer.drain({ maxSteps: 200 });
+      // A re-price or prune holding the lock folds what is there itself; do not hold a flush up for long.
+      await this.consumer.drain({ maxSteps: 200, lockWaitMs: 10_000 });
     } catch (err) {
       this.ctx.cfg.logger?.warn("global rollups: folding the change feed failed; the next drain retries", {
         error: err instanceof Error ? err.message : String(err),

@@ -10,7 +10,8 @@
  *   entity-days, and one document per entity written), under the maintenance lock after a
  *   drain, and registered in the lease; from then on every commit (consumer, re-price,
  *   prune) updates the windows covering its days in the same batch, so a window stays
- *   exact. At most `MAX_WINDOWS` per entity are registered, the oldest dropped first;
+ *   exact. At most `MAX_WINDOWS` per entity are registered, the oldest dropped first
+ *   (and its documents deleted);
  * - a candidate's exact totals over any range: its entity-day documents for the whole
  *   days (one query for all candidates) and raw records for the partial days at the ends
  *   (one cross-partition query per end, bounded by time and by the candidates' ids).
@@ -121,18 +122,35 @@ async function ensureWindow(ctx: CosmosContext, o: OpenedContainer, consumer: Gl
       return { operationType: "Create", resourceBody: body as never };
     });
     const step = MAX_BATCH_OPERATIONS - 1;
+    const ofEntity = (lease.windows ?? []).filter((x) => x.entity === entity);
+    const dropped = ofEntity.slice(0, Math.max(0, ofEntity.length - (MAX_WINDOWS - 1)));
     for (let i = 0; i === 0 || i < creates.length; i += step) {
       const last = i + step >= creates.length;
-      const kept = (lease.windows ?? []).filter((x) => x.entity !== entity).concat((lease.windows ?? []).filter((x) => x.entity === entity).slice(-(MAX_WINDOWS - 1)));
+      const kept = (lease.windows ?? []).filter((x) => !dropped.includes(x));
       const next: LeaseDoc = last ? { ...lease, windows: [...kept, w] } : lease;
       if ((await sendGlobalBatch(ctx, o, [...creates.slice(i, i + step), leaseReplace(lease, next)], "a leaderboard window build")) === "conflict") {
         throw new Error("global rollups: the lease changed while a leaderboard window was built (lock taken over?)");
       }
       lease = await mustHold(ctx, o, holder);
     }
+    await release(ctx, o, holder);
+    // Nobody reads a dropped window's documents any more (reads name the registered build).
+    for (const d of dropped) await deleteWindowDocs(ctx, o, windowKey(lease.epoch, d)).catch(() => undefined);
     return w;
   } finally {
     await release(ctx, o, holder).catch(() => undefined);
+  }
+}
+
+async function deleteWindowDocs(ctx: CosmosContext, o: OpenedContainer, win: string): Promise<void> {
+  const docs = await ctx.queryAll<{ id: string }>(
+    o.container,
+    { query: "SELECT c.id FROM c WHERE c.user_id = @partition AND c.win = @win", parameters: [{ name: "@partition", value: GLOBAL_PARTITION }, { name: "@win", value: win }] },
+    scope(ctx, o),
+  );
+  for (let i = 0; i < docs.length; i += MAX_BATCH_OPERATIONS) {
+    const ops: OperationInput[] = docs.slice(i, i + MAX_BATCH_OPERATIONS).map((d) => ({ operationType: "Delete", id: d.id }));
+    await sendGlobalBatch(ctx, o, ops, "the clean-up of a dropped leaderboard window");
   }
 }
 
