@@ -11,7 +11,7 @@
  * answered 404 as 1 RU; a query as 2.5 RU plus a read of each document returned
  * (an assumption: the published table has no query row).
  */
-import type { PluginConfig } from "@azure/cosmos";
+import { CosmosClient, type PluginConfig } from "@azure/cosmos";
 
 const KB = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048];
 const READ_RU = [1.0, 1.04, 1.14, 1.33, 1.67, 2.19, 4.76, 9.95, 20.28, 40.95, 145.9, 291.8];
@@ -94,4 +94,15 @@ export class SdkMeter {
       return response;
     },
   };
+}
+
+/** A client of the local server whose every network request passes through `meter`. */
+export function meteredClient(endpoint: string, key: string, meter: SdkMeter): CosmosClient {
+  // `plugins` is a documented-but-hidden client option (PluginConfig).
+  return new CosmosClient({
+    endpoint,
+    key,
+    connectionPolicy: { enableEndpointDiscovery: false },
+    plugins: [meter.plugin],
+  } as ConstructorParameters<typeof CosmosClient>[0]);
 }

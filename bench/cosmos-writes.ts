@@ -6,13 +6,12 @@
  * records alone (the same documents, no rollups). Also a light user (one record per
  * flush) and a per-user 30-day stats read.
  */
-import { CosmosClient } from "@azure/cosmos";
 import type { UsageRecord } from "../src/record/types.js";
 import { CosmosUsageStore } from "../src/stores/cosmos/index.js";
 import { toUsageDocument } from "../src/stores/cosmos/documents.js";
 import { startExtendedServer } from "../test/support/cosmos-ext/server.js";
 import { DAY_MS, datasetChunks } from "./dataset.js";
-import { SdkMeter, writeRu, type MeterCounts } from "./cosmos-sdk-meter.js";
+import { meteredClient, SdkMeter, writeRu, type MeterCounts } from "./cosmos-sdk-meter.js";
 import { fmt, type Row } from "./stats.js";
 
 const SECTION = "Cosmos (local server)";
@@ -32,16 +31,11 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.le
 export async function benchCosmosWrites(quick = false): Promise<Row[]> {
   const server = await startExtendedServer();
   const meter = new SdkMeter();
-  // `plugins` is a documented-but-hidden client option (PluginConfig): every network request passes through it.
-  const client = new CosmosClient({
-    endpoint: server.endpoint,
-    key: KEY,
-    connectionPolicy: { enableEndpointDiscovery: false },
-    plugins: [meter.plugin],
-  } as ConstructorParameters<typeof CosmosClient>[0]);
+  const client = meteredClient(server.endpoint, KEY, meter);
   const rows: Row[] = [];
   try {
-    const store = new CosmosUsageStore({ client, databaseId: "bench-writes", containerId: "usage" });
+    // The write path alone; the change-feed consumer's share is measured in cosmos-global.ts.
+    const store = new CosmosUsageStore({ client, databaseId: "bench-writes", containerId: "usage", globalRollups: false });
     await store.getSetting("warm", "up");
 
     // A heavy user's hour: 1 call/s, a flush every 5 s (720 flushes of 5 records).

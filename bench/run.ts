@@ -10,6 +10,7 @@ import { benchBudget } from "./budget.js";
 import { benchConcurrency } from "./concurrency.js";
 import { benchCosmos } from "./cosmos.js";
 import { benchCosmosWrites } from "./cosmos-writes.js";
+import { benchCosmosGlobal } from "./cosmos-global.js";
 import { benchDashboardLatency } from "./dashboard-latency.js";
 import { benchDiskFull } from "./disk-full.js";
 import { benchEventLoop } from "./event-loop.js";
@@ -33,7 +34,7 @@ const allSections: Array<[string, () => Promise<Row[]>]> = [
   ["dashboard latency view", () => benchDashboardLatency(quick ? 50_000 : 200_000)],
   ["leaderboards", () => benchLeaderboards(quick ? [100_000] : [1_000_000, 10_000_000])],
   ["SQLite writes and the event loop", () => benchEventLoop(quick ? 50_000 : 200_000)],
-  ["Cosmos (local server)", async () => [...(await benchCosmos(quick ? [200, 600] : [300, 1500])), ...(await benchCosmosWrites(quick))]],
+  ["Cosmos (local server)", async () => [...(await benchCosmos(quick ? [200, 600] : [300, 1500])), ...(await benchCosmosWrites(quick)), ...(await benchCosmosGlobal())]],
   ["recovery after a full disk", () => benchDiskFull(15_000)],
 ];
 const sections = only ? allSections.filter(([name]) => name.includes(only)) : allSections;

@@ -152,6 +152,8 @@ export class TokenMonitoringService extends UsageQueries {
   async flush(options?: { timeoutMs?: number }): Promise<void> {
     await awaitAllCallbacks();
     await this.writer.flush(options);
+    // Views the store builds asynchronously (Cosmos global rollups) include what was just written.
+    await this.store.flush?.();
     // Budget usage settled so far reaches the shared counters too (and their alerts).
     await this.budget?.flushUsage().catch(() => undefined);
   }

@@ -201,6 +201,13 @@ export interface UsageStore {
   prune(before: string, filter?: { userId?: string }): Promise<number>;
   /** Recomputes every rollup from the raw records. */
   rebuildRollups(): Promise<void>;
+  /**
+   * Optional: makes what this process has stored visible in every view, where a backend
+   * builds some views asynchronously (Cosmos DB folds its change feed into the global
+   * rollups). The monitor's `flush()` calls it after the writer's flush. Never throws for
+   * a view that will catch up by itself.
+   */
+  flush?(): Promise<void>;
 
   /**
    * Optional leaderboard fast path (see query/leaderboard.ts; without it the core groups

@@ -34,6 +34,8 @@ function storeOn(containerId: string, extra: Record<string, unknown> = {}) {
     containerId,
     baseDelayMs: 2,
     maxDelayMs: 20,
+    // The write path alone: what the change-feed consumer adds is tested and measured on its own (cosmos-global.test.ts, bench).
+    globalRollups: false,
     ...extra,
   });
 }

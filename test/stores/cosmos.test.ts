@@ -30,7 +30,10 @@ describe("contract on the local server", () => {
   const containerId = `contract-${Date.now().toString(36)}`;
   describeUsageStoreContract(
     "cosmos (local server)",
-    async () => new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId }),
+    // The importer matching the client's SDK: the change-feed consumer takes ChangeFeedStartFrom from it.
+    // Folding on every append: the suite calls append() directly, never a monitor's flush().
+    async () =>
+      new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, globalDrainAfterAppend: true }, importCosmosSdk),
     { capabilities: FLAT_CAPABILITIES },
   );
 });
@@ -40,7 +43,10 @@ describe("contract on the local server, hierarchical partition key", () => {
   describeUsageStoreContract(
     "cosmos (local server, /user_id + /month)",
     async () =>
-      new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, hierarchicalPartitionKey: true }),
+      new CosmosUsageStore(
+        { client: local.client(), databaseId: local.databaseId, containerId, hierarchicalPartitionKey: true, globalDrainAfterAppend: true },
+        importCosmosSdk,
+      ),
     { capabilities: FLAT_CAPABILITIES },
   );
 });

@@ -57,6 +57,27 @@ export interface CosmosUsageStoreOptions {
   /** Cap of one backoff delay in ms (a service's retry-after wins when longer). @default 10000 */
   maxDelayMs?: number;
   logger?: CosmosStoreLogger;
+  /**
+   * Run the change-feed consumer that keeps the application-wide rollups (global views
+   * and leaderboards read them instead of every user's): after each `append()` and in the
+   * background. Off: this process does not fold, and its global reads use the per-user
+   * rollups (re-pricing and pruning keep the global rollups exact either way). @default true
+   */
+  globalRollups?: boolean;
+  /** Background consumer period in ms (0: only after appends). @default 5000 */
+  globalConsumerIntervalMs?: number;
+  /**
+   * Also fold after every `append()`, not only on `flush()` (the monitor's flush calls the
+   * store's) and in the background. Costs about 4x the RU per record of a background
+   * drain at small flushes (BENCHMARKS.md) and adds a drain to every write. @default false
+   */
+  globalDrainAfterAppend?: boolean;
+  /**
+   * A re-price, prune or rebuild lock on the global rollups left unchanged this long
+   * (timed by the observing process) is taken to be a crashed holder's: its committed
+   * record changes are finished and the lock released. @default 60000
+   */
+  globalLockStaleMs?: number;
 }
 
 export interface ResolvedCosmosConfig {
@@ -75,6 +96,10 @@ export interface ResolvedCosmosConfig {
   baseDelayMs: number;
   maxDelayMs: number;
   logger?: CosmosStoreLogger;
+  globalRollups: boolean;
+  globalConsumerIntervalMs: number;
+  globalDrainAfterAppend: boolean;
+  globalLockStaleMs: number;
 }
 
 export const DEFAULT_DATABASE = "token_usage_db";
@@ -115,6 +140,14 @@ export function resolveCosmosConfig(
   if (opts.defaultTtlSeconds !== undefined && !(Number.isInteger(opts.defaultTtlSeconds) && opts.defaultTtlSeconds > 0)) {
     throw new ValidationError("defaultTtlSeconds", "must be a positive integer number of seconds");
   }
+  const globalConsumerIntervalMs = opts.globalConsumerIntervalMs ?? 5000;
+  if (!(Number.isFinite(globalConsumerIntervalMs) && globalConsumerIntervalMs >= 0)) {
+    throw new ValidationError("globalConsumerIntervalMs", "must be a non-negative number of milliseconds");
+  }
+  const globalLockStaleMs = opts.globalLockStaleMs ?? 60_000;
+  if (!(Number.isFinite(globalLockStaleMs) && globalLockStaleMs > 0)) {
+    throw new ValidationError("globalLockStaleMs", "must be a positive number of milliseconds");
+  }
   const databaseId = opts.databaseId ?? env.COSMOS_DATABASE ?? DEFAULT_DATABASE;
   const containerId = opts.containerId ?? env.COSMOS_CONTAINER ?? DEFAULT_CONTAINER;
   if (!databaseId) throw new ValidationError("databaseId", "must not be empty");
@@ -136,5 +169,9 @@ export function resolveCosmosConfig(
     baseDelayMs,
     maxDelayMs,
     logger: opts.logger,
+    globalRollups: opts.globalRollups ?? true,
+    globalConsumerIntervalMs,
+    globalDrainAfterAppend: opts.globalDrainAfterAppend ?? false,
+    globalLockStaleMs,
   };
 }

@@ -7,7 +7,7 @@
 import type { Container, FeedOptions, SqlQuerySpec } from "@azure/cosmos";
 import { ClosedError } from "../../errors.js";
 import type { ResolvedCosmosConfig } from "./config.js";
-import { openContainer, type OpenedContainer } from "./container-setup.js";
+import { loadCosmosSdk, openContainer, type CosmosSdk, type OpenedContainer } from "./container-setup.js";
 import { partitionKeyOf } from "./documents.js";
 import { statusOf, withRetry, type RetryPolicy } from "./retry.js";
 
@@ -23,12 +23,18 @@ export interface CosmosStoreMetrics {
   batchOperations: number;
   /** Batches that lost a race on a rollup (re-read and re-planned, then patched). */
   rollupRaces: number;
+  /** Change-feed pages read by the global consumer, and record versions it folded. */
+  changeFeedPages: number;
+  recordsFolded: number;
+  /** Consumer batches that lost the lease to another consumer (discarded, re-read). */
+  leaseRaces: number;
 }
 
 export class CosmosContext {
-  readonly metrics: CosmosStoreMetrics = { queries: 0, documentsRead: 0, bulkRequests: 0, batchRequests: 0, batchOperations: 0, rollupRaces: 0 };
+  readonly metrics: CosmosStoreMetrics = { queries: 0, documentsRead: 0, bulkRequests: 0, batchRequests: 0, batchOperations: 0, rollupRaces: 0, changeFeedPages: 0, recordsFolded: 0, leaseRaces: 0 };
   readonly policy: RetryPolicy;
   private opening?: Promise<OpenedContainer>;
+  private loadingSdk?: Promise<CosmosSdk>;
   private closed = false;
 
   constructor(
@@ -47,13 +53,31 @@ export class CosmosContext {
   /** The container, opened (and created if allowed) once; a failed open is retried by the next call. */
   async open(): Promise<OpenedContainer> {
     if (this.closed) throw new ClosedError("CosmosUsageStore");
-    this.opening ??= withRetry("open container", this.policy, () => openContainer(this.cfg, this.importSdk)).catch(
+    this.opening ??= withRetry("open container", this.policy, () => openContainer(this.cfg, () => this.sdk())).catch(
       (err) => {
         this.opening = undefined;
         throw err;
       },
     );
     return this.opening;
+  }
+
+  /**
+   * The SDK module, for its classes (`ChangeFeedStartFrom`): SDK 4.10+ checks them with
+   * instanceof, so they must come from the client's own copy. That is the importer given
+   * to the store when it has one (pass the one that built your client), else `@azure/cosmos`.
+   */
+  sdk(): Promise<CosmosSdk> {
+    // A failed load (package missing) is tried again by the next call.
+    this.loadingSdk ??= loadCosmosSdk(this.importSdk).catch((err) => {
+      this.loadingSdk = undefined;
+      throw err;
+    });
+    return this.loadingSdk;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   pk(o: OpenedContainer, userId: string, month: string): string | string[] {

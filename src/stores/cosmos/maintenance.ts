@@ -1,105 +1,73 @@
 /**
- * Maintenance of stored data: re-pricing, pruning and rollup rebuild. Record
- * rewrites are compare-and-swap on the etag; the rollups of every touched user-day
- * are then recomputed from the raw records (rollup-sync.ts), so concurrent writers
- * never lose an update. A crash between the record change and the recompute leaves
- * that day's rollups stale until the call is repeated or `rebuildRollups()` runs.
+ * Maintenance of stored data: re-pricing, pruning and rollup rebuild. Record changes
+ * go through the global rollups' maintenance protocol (global/intents.ts: under the
+ * lease's lock, deltas and record changes committed as intents, records rewritten
+ * conditional on their etag), which keeps the application-wide rollups exact; the
+ * rollups of every touched user-day are then recomputed from the raw records
+ * (rollup-sync.ts), so concurrent writers never lose an update. A crash between the
+ * record change and the recompute leaves that user-day's rollups stale until the call
+ * is repeated or `rebuildRollups()` runs (the global rollups are finished by the next
+ * process that finds the lock).
  */
-import type { Container, OperationInput } from "@azure/cosmos";
-import { StoreError, ValidationError } from "../../errors.js";
+import { ValidationError } from "../../errors.js";
 import { nanosToUsd } from "../../record/mapping.js";
 import type { UsageRecord } from "../../record/types.js";
 import type { CostUpdate } from "../types.js";
-import { chunk, mapLimit } from "./concurrency.js";
+import { mapLimit } from "./concurrency.js";
 import type { OpenedContainer } from "./container-setup.js";
 import type { CosmosContext, Doc } from "./context.js";
 import { fromUsageDocument } from "./documents.js";
-import { bulkWithRetry } from "./bulk.js";
-import { aggregateSourceQuery, ALL_ROLLUP_TYPES, pruneCandidatesQuery, rollupQuery } from "./queries.js";
+import type { GlobalConsumer } from "./global/consumer.js";
+import { changeRecords, type RecordChange } from "./global/intents.js";
+import { readLease } from "./global/lease.js";
+import { rebuildGlobalRollups } from "./global/rebuild.js";
+import { aggregateSourceQuery, ALL_ROLLUP_TYPES, pruneDocsQuery, rollupQuery } from "./queries.js";
 import { findUsageDoc } from "./record-reads.js";
-import { statusOf, withRetry } from "./retry.js";
 import { recomputeDay, syncDay } from "./rollup-sync.js";
 import { validateCostUpdate } from "./validation.js";
 
 const RECOMPUTE_CONCURRENCY = 8;
-const MAX_CAS_ROUNDS = 20;
 
-export async function updateCosts(ctx: CosmosContext, updates: CostUpdate[]): Promise<number> {
+export async function updateCosts(ctx: CosmosContext, consumer: GlobalConsumer, updates: CostUpdate[]): Promise<number> {
   updates.forEach(validateCostUpdate);
   const o = await ctx.open();
-  const touched: Array<[string, string]> = [];
-  const changed = await mapLimit(updates, RECOMPUTE_CONCURRENCY, async (u) => {
-    for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
+  // The last update of a record wins, as it would applied one after another.
+  const last = new Map(updates.map((u) => [JSON.stringify([u.userId, u.id]), u]));
+  const changes = await changeRecords(ctx, o, consumer, async () => {
+    const found = await mapLimit([...last.values()], RECOMPUTE_CONCURRENCY, async (u): Promise<RecordChange | null> => {
       const doc = await findUsageDoc(ctx, o, u.id, u.userId);
-      if (!doc) return 0;
-      const next = {
-        ...doc,
-        input_cost_nanos: u.inputCostNanos,
-        output_cost_nanos: u.outputCostNanos,
-        total_cost_nanos: u.totalCostNanos,
-        input_cost: nanosToUsd(u.inputCostNanos),
-        output_cost: nanosToUsd(u.outputCostNanos),
-        total_cost: nanosToUsd(u.totalCostNanos),
-        priced: u.priced,
-        price_source: u.priceSource,
-      };
-      const ok = await casWrite(ctx, o.container, doc.id, ctx.pk(o, u.userId, String(doc.month ?? "")), next, doc._etag);
-      if (ok) {
-        touched.push([u.userId, String(doc.timestamp)]);
-        return 1;
-      }
-    }
-    throw new StoreError(`re-pricing record "${u.id}" kept conflicting with concurrent writers`);
+      return doc ? { old: doc, pk: ctx.pk(o, u.userId, String(doc.month ?? "")), next: repriced(doc, u) } : null;
+    });
+    return found.filter((c): c is RecordChange => c !== null);
   });
-  await recomputeDays(ctx, o, touched);
-  return changed.reduce<number>((a, b) => a + b, 0);
+  await recomputeDays(ctx, o, changes.map((c) => [String(c.old.user_id), String(c.old.timestamp)]));
+  return changes.length;
 }
 
-/** Replace (with etag) or create; false on a lost race (412/409/404), true when written. */
-async function casWrite(
-  ctx: CosmosContext,
-  c: Container,
-  id: string,
-  pk: string | string[],
-  body: Doc,
-  etag: string | undefined,
-): Promise<boolean> {
-  return withRetry("write", ctx.policy, async () => {
-    try {
-      if (etag) await c.item(id, pk).replace(body, { accessCondition: { type: "IfMatch", condition: etag } });
-      else await c.items.create(body);
-      return true;
-    } catch (err) {
-      const s = statusOf(err);
-      if (s === 412 || s === 409 || s === 404) return false;
-      throw err;
-    }
-  });
+function repriced(doc: Doc, u: CostUpdate): Doc {
+  return {
+    ...doc,
+    input_cost_nanos: u.inputCostNanos,
+    output_cost_nanos: u.outputCostNanos,
+    total_cost_nanos: u.totalCostNanos,
+    input_cost: nanosToUsd(u.inputCostNanos),
+    output_cost: nanosToUsd(u.outputCostNanos),
+    total_cost: nanosToUsd(u.totalCostNanos),
+    priced: u.priced,
+    price_source: u.priceSource,
+  };
 }
 
-export async function prune(ctx: CosmosContext, before: string, filter: { userId?: string } = {}): Promise<number> {
+export async function prune(ctx: CosmosContext, consumer: GlobalConsumer, before: string, filter: { userId?: string } = {}): Promise<number> {
   if (typeof before !== "string" || !before) throw new ValidationError("before", "must be an ISO timestamp");
   const o = await ctx.open();
-  const victims = await ctx.queryAll<{ id: string; user_id: string; month?: string; timestamp: string }>(
-    o.container,
-    pruneCandidatesQuery(before, filter.userId),
-    ctx.scope(o, filter.userId),
-  );
-  let deleted = 0;
-  const ops: OperationInput[] = victims.map((v) => ({
-    operationType: "Delete",
-    id: v.id,
-    partitionKey: ctx.pk(o, v.user_id, v.month ?? String(v.timestamp).slice(0, 7)),
-  }));
-  for (const part of chunk(ops, ctx.cfg.bulkBatchSize)) {
-    const statuses = await bulkWithRetry(ctx, o.container, part, "prune");
-    for (const s of statuses) {
-      if (s === 204 || s === 200) deleted++;
-      else if (s !== 404) throw new StoreError(`Cosmos DB refused to delete a usage record: status ${s}`);
-    }
-  }
-  await recomputeDays(ctx, o, victims.map((v) => [v.user_id, String(v.timestamp)]));
-  return deleted;
+  // Whole documents: the global rollups subtract what each victim counted for.
+  const changes = await changeRecords(ctx, o, consumer, async () => {
+    const victims = await ctx.queryAll(o.container, pruneDocsQuery(before, filter.userId), ctx.scope(o, filter.userId));
+    return victims.map((v) => ({ old: v, pk: ctx.pk(o, String(v.user_id), String(v.month ?? String(v.timestamp).slice(0, 7))) }));
+  });
+  await recomputeDays(ctx, o, changes.map((c) => [String(c.old.user_id), String(c.old.timestamp)]));
+  return changes.length;
 }
 
 /** Recomputes the rollups of every (user, day) touched by records at these timestamps. */
@@ -114,8 +82,14 @@ export async function recomputeDays(ctx: CosmosContext, o: OpenedContainer, pair
  * per user-day, one conditional batch (rollup-sync.ts). A user-day a writer touched
  * meanwhile is recomputed on its own. Idempotent: an up-to-date day sends nothing.
  */
-export async function rebuildRollups(ctx: CosmosContext): Promise<void> {
+export async function rebuildRollups(ctx: CosmosContext, consumer: GlobalConsumer): Promise<void> {
   const o = await ctx.open();
+  await rebuildUserRollups(ctx, o);
+  // Global rollups exist once any process ran the consumer or a maintenance call (the lease).
+  if (ctx.cfg.globalRollups || (await readLease(ctx, o))) await rebuildGlobalRollups(ctx, o, consumer);
+}
+
+async function rebuildUserRollups(ctx: CosmosContext, o: OpenedContainer): Promise<void> {
   // Rollups are read before the raw records: a rollup written after this read fails its etag check.
   const existing = await ctx.queryAll(o.container, rollupQuery({ types: ALL_ROLLUP_TYPES }));
   const raw = (await ctx.queryAll(o.container, aggregateSourceQuery({}))).map(fromUsageDocument);

@@ -121,6 +121,12 @@ export function pruneCandidatesQuery(before: string, userId?: string): SqlQueryS
   return { query: `SELECT c.id, c.user_id, c.month, c.timestamp FROM c WHERE ${b.where()}`, parameters: b.parameters };
 }
 
+/** Whole records older than `before` (optionally of one user): pruning subtracts each from the global rollups. */
+export function pruneDocsQuery(before: string, userId?: string): SqlQuerySpec {
+  const b = filterBuilder({ userId, end: before });
+  return { query: `SELECT * FROM c WHERE ${b.where()}`, parameters: b.parameters };
+}
+
 /** Hour rollups of the legacy (`rollup`) and incremental (`rollup-hour`) layouts. */
 export const HOUR_ROLLUP_TYPES = ["rollup", "rollup-hour"];
 export const ALL_ROLLUP_TYPES = ["rollup", "rollup-hour", "rollup-day"];

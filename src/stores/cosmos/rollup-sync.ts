@@ -13,7 +13,7 @@ import type { OpenedContainer } from "./container-setup.js";
 import type { CosmosContext, Doc } from "./context.js";
 import { fromUsageDocument } from "./documents.js";
 import { ALL_ROLLUP_TYPES, periodSourceQuery, rollupQuery } from "./queries.js";
-import { backoffMs, batchFailure, isRetryableStatus, isTransient, messageOf, sleep, unusableError } from "./retry.js";
+import { sendConditionalBatch } from "./conditional-batch.js";
 import {
   COUNTERS,
   groupDeltas,
@@ -79,38 +79,7 @@ export async function syncDay(
   }
   if (ops.length === 0) return true;
   const pk = ctx.pk(o, userId, day.slice(0, 7));
-  for (let attempt = 1; ; attempt++) {
-    let error: unknown;
-    let retryAfterMs: number | undefined;
-    try {
-      ctx.metrics.batchRequests++;
-      ctx.metrics.batchOperations += ops.length;
-      const res = await o.container.items.batch(ops.map((op) => ({ ...op })), pk);
-      const failed = (res.result ?? []).find((r) => r.statusCode >= 400 && r.statusCode !== 424);
-      if (!failed) return true;
-      if ([409, 412, 404].includes(failed.statusCode)) return false;
-      if (![408, 429, 449, 500, 502, 503, 504].includes(failed.statusCode)) {
-        throw new StoreError(`Cosmos DB refused a rollup rewrite with status ${failed.statusCode}`);
-      }
-      error = new Error(`a rollup rewrite answered ${failed.statusCode}`);
-    } catch (err) {
-      if (err instanceof StoreError) throw err;
-      const refused = batchFailure(err);
-      if (refused.status !== undefined && !isRetryableStatus(refused.status)) {
-        throw unusableError(err, "rollup rewrite", ctx.policy.location) ?? new StoreError(`Cosmos DB rollup rewrite failed with status ${refused.status}: ${messageOf(err)}`, { cause: err });
-      }
-      // SDK 4.9 rewraps a batch refused whole (429, 503) as a plain Error without a status.
-      if (refused.status === undefined && !isTransient(err) && !/^Batch request error/.test(messageOf(err))) {
-        throw new StoreError(`Cosmos DB rollup rewrite failed: ${messageOf(err)}`, { cause: err });
-      }
-      error = err;
-      retryAfterMs = refused.retryAfterMs;
-    }
-    if (attempt >= ctx.policy.maxAttempts) {
-      throw new StoreError(`Cosmos DB rollup rewrite still failing after ${attempt} attempts: ${messageOf(error)}`, { cause: error });
-    }
-    await sleep(backoffMs(attempt, ctx.policy, retryAfterMs));
-  }
+  return (await sendConditionalBatch(ctx, o, ops, pk, "a rollup rewrite")) === "ok";
 }
 
 function sameGroups(a: RollupDoc2, b: RollupDoc2): boolean {

@@ -39,10 +39,24 @@ export async function aggregateUser(ctx: CosmosContext, query: AggregateQuery): 
   reads.push(
     ctx.queryAll(o.container, rollupQuery({ userId, startHour: plan.whole[0], endHour: plan.whole[1], types: [LEGACY_TYPE] }), scope),
   );
+  return combinePlanned(query, plan, reads, (start, end) => rawRecords(ctx, o, query, start, end));
+}
+
+/**
+ * The answer to `query` from the rollup documents a plan read (whole days and hours) and
+ * the raw records of its partial hours at the ends (`raw`): shared by per-user and global reads.
+ */
+export async function combinePlanned(
+  query: AggregateQuery,
+  plan: RangePlan,
+  reads: Array<Promise<Array<Record<string, unknown>>>>,
+  raw: (start: string | undefined, end: string | undefined) => Promise<UsageRecord[]>,
+): Promise<AggregateRow[]> {
+  const f = query.filter;
   const [docs, head, tail] = await Promise.all([
     Promise.all(reads).then((lists) => lists.flat().map(asRollupDocument)),
-    plan.rawHead ? rawRecords(ctx, o, query, f.start, plan.rawHead) : [],
-    plan.rawTail ? rawRecords(ctx, o, query, plan.rawTail, f.end) : [],
+    plan.rawHead ? raw(f.start, plan.rawHead) : [],
+    plan.rawTail ? raw(plan.rawTail, f.end) : [],
   ]);
   return mergeRows(
     [
@@ -53,7 +67,7 @@ export async function aggregateUser(ctx: CosmosContext, query: AggregateQuery): 
   );
 }
 
-interface RangePlan {
+export interface RangePlan {
   /** Raw records from the filter's start to here (the partial first hour). */
   rawHead?: string;
   /** Raw records from here to the filter's end (the partial last hour). */
@@ -67,7 +81,7 @@ interface RangePlan {
 }
 
 /** Splits [start, end) into raw partial hours, whole hours and whole days; undefined when under an hour. */
-function planRange(start: string | undefined, end: string | undefined, byHour: boolean): RangePlan | undefined {
+export function planRange(start: string | undefined, end: string | undefined, byHour: boolean): RangePlan | undefined {
   const s = start === undefined ? undefined : Date.parse(start);
   const e = end === undefined ? undefined : Date.parse(end);
   const hs = s === undefined ? undefined : Math.ceil(s / HOUR_MS) * HOUR_MS;
@@ -96,7 +110,8 @@ function planRange(start: string | undefined, end: string | undefined, byHour: b
 const hourOf = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString().slice(0, 13));
 const dayOf = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString().slice(0, 10));
 
-async function rawRecords(
+/** Records matching the query's filter between `start` and `end` (one user's partition when it names a user). */
+export async function rawRecords(
   ctx: CosmosContext,
   o: OpenedContainer,
   query: AggregateQuery,

@@ -1,6 +1,7 @@
 /** Argument checks of the Cosmos store: bad input gets a ValidationError naming the field. */
 import { ValidationError } from "../../errors.js";
 import type { UsageRecord } from "../../record/types.js";
+import { isReservedUserId } from "./global/layout.js";
 import type { AggregateQuery, CostUpdate, RecordFilter } from "../types.js";
 
 const VALID_GROUP = /^(user|thread|provider|model|agent|operation|hour|day|dimension:.+)$/;
@@ -10,6 +11,10 @@ export function validateRecord(r: UsageRecord, i: number): void {
   if (typeof r.id !== "string" || !r.id) throw new ValidationError(`records[${i}].id`, "must be a non-empty string");
   if (typeof r.userId !== "string" || !r.userId) {
     throw new ValidationError(`records[${i}].userId`, "must be a non-empty string");
+  }
+  // The store keeps settings and the global views in partitions named this way.
+  if (isReservedUserId(r.userId)) {
+    throw new ValidationError(`records[${i}].userId`, `"${r.userId}" is reserved by the Cosmos DB store (ids of the form __name__)`);
   }
   if (typeof r.timestamp !== "string" || Number.isNaN(Date.parse(r.timestamp)) || r.timestamp.length < 20) {
     throw new ValidationError(`records[${i}].timestamp`, "must be an ISO 8601 UTC timestamp");
