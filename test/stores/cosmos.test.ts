@@ -31,7 +31,7 @@ describe("contract on the local server", () => {
   describeUsageStoreContract(
     "cosmos (local server)",
     async () => new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId }),
-    { capabilities: FLAT_CAPABILITIES },
+    { capabilities: FLAT_CAPABILITIES, storeClock: (at) => local.clock.set(at) },
   );
 });
 
@@ -41,7 +41,7 @@ describe("contract on the local server, hierarchical partition key", () => {
     "cosmos (local server, /user_id + /month)",
     async () =>
       new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, hierarchicalPartitionKey: true }),
-    { capabilities: FLAT_CAPABILITIES },
+    { capabilities: FLAT_CAPABILITIES, storeClock: (at) => local.clock.set(at) },
   );
 });
 
