@@ -52,6 +52,8 @@ export class SharedTally implements Tally {
   /** `held` as last reported (the store's in-flight sum includes it). */
   reportedInFlight = 0;
   syncing: Promise<void> | null = null;
+  /** Set once a check used this tally (a tally made for stored records alone asks for no lease). */
+  admits = false;
   /** Set while a lease is being given back: nothing is handed out from it meanwhile. */
   returning = false;
   lastActive: number;
@@ -166,7 +168,8 @@ export class SharedTally implements Tally {
   }
 
   private compose(now: number, need: number, seed: ReadonlyArray<{ at: number; units: number }>): BudgetCounterUpdate {
-    const lease = this.blocking && !this.returning;
+    // Only a tally that admits calls asks for a lease: one that only counts records does not hold room.
+    const lease = this.blocking && !this.returning && this.admits;
     const r = this.rolling;
     let seedBuckets: Array<[number, number]> | undefined;
     if (r) {
