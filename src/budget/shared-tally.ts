@@ -15,6 +15,7 @@
  * buckets (`rolling-buckets.ts`); the same lease scheme applies, and this process
  * sees usage leave the window from the buckets of the store's last answer.
  */
+import { SEEN_MS } from "../stores/budget-counter-math.js";
 import type { BudgetCounterState, BudgetCounterUpdate, BudgetRollingWindow } from "../stores/types.js";
 import type { BudgetLimit } from "./limits.js";
 import { windowAt, type PeriodWindow } from "./periods.js";
@@ -139,6 +140,7 @@ export class SharedTally implements Tally {
   private seq = 0;
   /** The last report sent, until its answer arrives (resent as it was if none does). */
   private inDoubt: BudgetCounterUpdate | null = null;
+  private inDoubtSince = 0;
 
   /** Set once the seed read was issued: records observed later are not assumed to be in it. */
   seedIssued = false;
@@ -163,8 +165,21 @@ export class SharedTally implements Tally {
     const update: BudgetCounterUpdate = d
       ? { ...fresh, seq: d.seq, seed: d.seed, spent: d.spent, ...(d.rolling ? { seedBuckets: d.seedBuckets, spentBuckets: d.spentBuckets } : {}) }
       : { ...fresh, seq: ++this.seq };
+    if (!d) this.inDoubtSince = now;
     this.inDoubt = update;
     return update;
+  }
+
+  /**
+   * Whether the report being resent has waited for an answer so long that the counter may
+   * have forgotten this holder's number (`SEEN_MS` after its last report reached the store):
+   * if its first sending was applied, this one counts it again.
+   */
+  resendMayRepeat(now: number): boolean {
+    // Said once per report.
+    if (this.inDoubt === null || now - this.inDoubtSince < SEEN_MS || this.inDoubtSince < 0) return false;
+    this.inDoubtSince = -1;
+    return true;
   }
 
   private compose(now: number, need: number, seed: ReadonlyArray<{ at: number; units: number }>): BudgetCounterUpdate {

@@ -114,4 +114,36 @@ describe("Cosmos budget counters: lost answers", () => {
       await reader.monitor.close();
     }
   });
+
+  it("says once when a report resent after more than 10 minutes without an answer may count twice", async () => {
+    const warnings: string[] = [];
+    const logger = { info: () => undefined, warn: (m: string) => void warnings.push(m), error: () => undefined };
+    let offset = 0;
+    const { monitor, guard } = createBudgetedMonitor({
+      env: {},
+      logger: quiet,
+      store: "cosmos",
+      cosmos: { client: local.client(), databaseId: local.databaseId, containerId: local.uniqueContainerId("lost-late"), createIfMissing: true, baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 2 },
+      budget: { logger, reportIntervalMs: 60_000, now: () => new Date(Date.now() + offset) },
+    });
+    try {
+      await guard.setLimit({ id: "user-daily", scope: "user:*", metric: "tokens", amount: 1_000_000, period: "day", mode: "block" });
+      await guard.reserve({ runId: "r1", userId: "eve", estimate: { tokens: 10, costNanos: 0 } });
+      guard.settle("r1", { tokens: 10, costNanos: 0 });
+      local.faults.failNext("replace", 2, LOST[0]);
+      await guard.flushUsage();
+      const late = () => warnings.filter((w) => w.includes("counts twice"));
+      expect(late()).toHaveLength(0);
+      offset = 11 * 60_000;
+      local.faults.failNext("replace", 2, LOST[0]);
+      await guard.flushUsage();
+      await guard.flushUsage();
+      expect(late()).toHaveLength(1);
+      expect(late()[0]).toContain("user-daily|eve");
+    } finally {
+      local.faults.clear();
+      await guard.close();
+      await monitor.close();
+    }
+  });
 });
