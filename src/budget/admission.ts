@@ -73,6 +73,7 @@ export class Admission {
       for (const t of tallies) {
         if (t instanceof SharedTally) {
           t.lastActive = at;
+          t.admits = true;
           leases.touch(t);
           const amount = Math.max(1, unitsOf(t.limit, est));
           if (t.blocking && t.renewDue(at) && t.fits(amount, at)) leases.renew(t);

@@ -186,8 +186,9 @@ export class BudgetGuard {
 
   /**
    * Records stored by the writer (pass this to `WriterOptions.onWritten`). A record
-   * already counted by `settle` only adds its difference; records of calls no guard
-   * saw are added to the running totals this process holds.
+   * already counted by `settle` only adds its difference; a record of a call no guard
+   * saw is added to the shared counter of every limit it falls under (the counter is
+   * created from the stored records, this one among them, if none exists yet).
    */
   observe(records: readonly UsageRecord[], inserted = records.length): void {
     if (!this.enabled || inserted === 0) return;
@@ -202,8 +203,10 @@ export class BudgetGuard {
       for (const limit of this.registry.forUser(r.userId, r.provider, false)) {
         const subject = subjectFor(limit, ctx);
         if (subject === undefined) continue;
-        const t = this.tallies.peek(limit, subject, now);
-        if (!t || !t.covers(at)) continue;
+        // A call no check of this process saw (tracked without enforcement) still spent the
+        // budget: its record counts in the shared counter even when no tally is held here.
+        const t = this.tallies.peek(limit, subject, now) ?? this.tallies.get(limit, subject, now);
+        if (!t.covers(at)) continue;
         const units = limit.metric === "requests" ? (settled ? 0 : 1) : unitsOf(limit, amount);
         if (units === 0) continue;
         t.add(at, units, true);

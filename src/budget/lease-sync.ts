@@ -3,6 +3,7 @@
  * demand for a check that does not fit in its lease, in the background every
  * `reportIntervalMs` for settled usage, and when an idle lease is given back.
  */
+import { SEEN_MS } from "../stores/budget-counter-math.js";
 import type { UsageStore } from "../stores/types.js";
 import type { Logger } from "../writer/buffered-writer.js";
 import { isPermanent } from "../writer/failure-log.js";
@@ -149,6 +150,11 @@ export class LeaseSync {
         }),
       );
       const now = this.o.clock();
+      for (const [t] of items) {
+        if (t.resendMayRepeat(now)) {
+          this.o.logger.warn(`[token-tracking] budget counter ${t.key}: a report unanswered for over ${SEEN_MS / 60_000} minutes is resent; if the store applied it before, its usage counts twice`);
+        }
+      }
       const updates = items.map(([t, need], i) => t.report(now, need, seeds[i]));
       this.stats.roundTrips++;
       this.stats.reports += updates.length;

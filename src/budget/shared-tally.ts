@@ -15,6 +15,7 @@
  * buckets (`rolling-buckets.ts`); the same lease scheme applies, and this process
  * sees usage leave the window from the buckets of the store's last answer.
  */
+import { SEEN_MS } from "../stores/budget-counter-math.js";
 import type { BudgetCounterState, BudgetCounterUpdate, BudgetRollingWindow } from "../stores/types.js";
 import type { BudgetLimit } from "./limits.js";
 import { windowAt, type PeriodWindow } from "./periods.js";
@@ -23,8 +24,15 @@ import { limitUnits, type Tally } from "./tally.js";
 
 /** A lease lapses in the store this long after its last report. */
 export const LEASE_TTL_MS = 30_000;
-/** A process stops using its lease this long before the store would lapse it (clock skew, slow round trips). */
+/**
+ * A process stops using its lease this long before the store would lapse it. The store
+ * counts the lease from its own time when the report arrived (Cosmos DB: the service's
+ * clock; SQLite: the one host's clock), after this process sent it, so only slow round
+ * trips and the service's whole-second time need the margin, not host clock skew.
+ */
 const LEASE_MARGIN_MS = 5_000;
+/** A store answer older than this no longer decides a refusal alone. */
+const VIEW_FRESH_MS = 1_000;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 export class SharedTally implements Tally {
@@ -32,8 +40,9 @@ export class SharedTally implements Tally {
   readonly limitAmount: number;
   readonly alerted = new Set<number>();
   refusalAlerted = false;
-  /** The store's counter as of the last report. */
+  /** The store's counter as of the last report, sent at `viewAt` (this process's clock). */
   view: BudgetCounterState | null = null;
+  viewAt = 0;
   granted = 0;
   leaseUntil = 0;
   held = 0;
@@ -44,6 +53,8 @@ export class SharedTally implements Tally {
   /** `held` as last reported (the store's in-flight sum includes it). */
   reportedInFlight = 0;
   syncing: Promise<void> | null = null;
+  /** Set once a check used this tally (a tally made for stored records alone asks for no lease). */
+  admits = false;
   /** Set while a lease is being given back: nothing is handed out from it meanwhile. */
   returning = false;
   lastActive: number;
@@ -118,10 +129,18 @@ export class SharedTally implements Tally {
 
   /** Whether another report could bring the lease up to `amount` more (by the store's last answer). */
   couldGet(amount: number, now: number): boolean {
-    if (!this.view) return true;
+    // Other processes' leases lapse or come back without this process hearing of it: an
+    // answer older than a second is asked again (at most a round trip a second while refusing).
+    if (!this.view || now - this.viewAt > VIEW_FRESH_MS || now < this.viewAt) return true;
     const others = this.view.leased - this.granted;
     return this.limitAmount - this.storeUsed(now) - this.spent - others >= this.held + amount;
   }
+
+  /** Reports sent by this holder (each report's number). */
+  private seq = 0;
+  /** The last report sent, until its answer arrives (resent as it was if none does). */
+  private inDoubt: BudgetCounterUpdate | null = null;
+  private inDoubtSince = 0;
 
   /** Set once the seed read was issued: records observed later are not assumed to be in it. */
   seedIssued = false;
@@ -138,7 +157,34 @@ export class SharedTally implements Tally {
    * wanted); `seed` is past usage read from the records (for a counter it may create).
    */
   report(now: number, need: number, seed: ReadonlyArray<{ at: number; units: number }>): BudgetCounterUpdate {
-    const lease = this.blocking && !this.returning;
+    const fresh = this.compose(now, need, seed);
+    // A report that got no answer may have been applied: it is sent again as it was (same
+    // number, same usage, same seed) with a fresh lease request, and the counter skips its
+    // usage if it has it. Usage settled since waits for the next report.
+    const d = this.inDoubt;
+    const update: BudgetCounterUpdate = d
+      ? { ...fresh, seq: d.seq, seed: d.seed, spent: d.spent, ...(d.rolling ? { seedBuckets: d.seedBuckets, spentBuckets: d.spentBuckets } : {}) }
+      : { ...fresh, seq: ++this.seq };
+    if (!d) this.inDoubtSince = now;
+    this.inDoubt = update;
+    return update;
+  }
+
+  /**
+   * Whether the report being resent has waited for an answer so long that the counter may
+   * have forgotten this holder's number (`SEEN_MS` after its last report reached the store):
+   * if its first sending was applied, this one counts it again.
+   */
+  resendMayRepeat(now: number): boolean {
+    // Said once per report.
+    if (this.inDoubt === null || now - this.inDoubtSince < SEEN_MS || this.inDoubtSince < 0) return false;
+    this.inDoubtSince = -1;
+    return true;
+  }
+
+  private compose(now: number, need: number, seed: ReadonlyArray<{ at: number; units: number }>): BudgetCounterUpdate {
+    // Only a tally that admits calls asks for a lease: one that only counts records does not hold room.
+    const lease = this.blocking && !this.returning && this.admits;
     const r = this.rolling;
     let seedBuckets: Array<[number, number]> | undefined;
     if (r) {
@@ -168,6 +214,8 @@ export class SharedTally implements Tally {
   /** Applies the store's answer to a report sent at `sentAt`. */
   absorb(state: BudgetCounterState, sent: BudgetCounterUpdate, sentAt: number): void {
     const first = !this.synced;
+    this.inDoubt = null;
+    this.viewAt = sentAt;
     this.view = state;
     this.granted = state.granted;
     this.spent -= sent.spent;

@@ -120,7 +120,18 @@ export interface BudgetCounterUpdate {
   keep: number;
   /** Lease expiry (epoch ms): a holder that stops reporting loses its lease then. */
   leaseUntil: number;
+  /**
+   * The reporter's clock. A backend that can read the store's own time judges leases by
+   * that instead (Cosmos DB: the answer's `Date`), keeping the lease's length
+   * `leaseUntil - now`, so a host with a skewed clock cannot lapse others' leases.
+   */
   now: number;
+  /**
+   * This report's number, increasing per holder. A holder whose report got no answer
+   * sends the same report again with the same number; the counter keeps each holder's
+   * last number for 10 minutes and skips the usage of a report it has already applied.
+   */
+  seq?: number;
   /**
    * A rolling window: the counter keeps usage per bucket of `bucketMs` (epoch-aligned)
    * and `used` is the sum of the buckets that overlap the last `windowMs` at `now`.

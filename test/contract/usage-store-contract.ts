@@ -28,6 +28,17 @@ import { makeRecord, seededRandom } from "./make-record.js";
 export interface ContractOptions {
   /** What the backend declares; checked against `store.capabilities`, never used to skip. */
   capabilities: StoreCapabilities;
+  /**
+   * A backend that judges budget leases by its own clock (Cosmos DB: the answer's `Date`)
+   * lets the suite set that clock to each call's `now`, so the same time travel runs on
+   * every backend. Without it the backend judges by the caller's `now`.
+   */
+  storeClock?: (at: number) => void;
+  /**
+   * The backend judges by a clock nobody can move (a real Cosmos DB account): the two tests
+   * that travel in time run only where the clock can be set (SQLite, the local server).
+   */
+  storeClockFixed?: boolean;
 }
 
 const HOUR = 3_600_000;
@@ -428,6 +439,17 @@ export function describeUsageStoreContract(
     });
 
     describe("budget counters", () => {
+      // Each call runs with the store's clock (where it has one) at the call's `now`.
+      const counters = {
+        update(updates: import("../../src/stores/types.js").BudgetCounterUpdate[]) {
+          opts.storeClock?.(updates[0].now);
+          return store.updateBudgetCounters(updates);
+        },
+        read(keys: Array<{ key: string; partition: string }>, now: number) {
+          opts.storeClock?.(now);
+          return store.readBudgetCounters(keys, now);
+        },
+      };
       const update = (key: string, holder: string, over: Partial<import("../../src/stores/types.js").BudgetCounterUpdate> = {}) => ({
         key,
         partition: `u-${key}`,
@@ -445,35 +467,35 @@ export function describeUsageStoreContract(
         ...over,
       });
 
-      it("creates from the seed, grants leases within what is free, settles spend and drops expired leases", async () => {
+      it.skipIf(opts.storeClockFixed === true)("creates from the seed, grants leases within what is free, settles spend and drops expired leases", async () => {
         const key = `bc-${tag()}`;
         const p = `u-${key}`;
-        expect(await store.readBudgetCounters([{ key, partition: p }], Date.now())).toEqual([null]);
-        const [a] = await store.updateBudgetCounters([update(key, "A", { want: 600, need: 600 })]);
+        expect(await counters.read([{ key, partition: p }], Date.now())).toEqual([null]);
+        const [a] = await counters.update([update(key, "A", { want: 600, need: 600 })]);
         expect(a).toMatchObject({ used: 100, leased: 600, granted: 600 });
         // B needs 200 of the 300 free: it gets that plus a quarter of the rest (within its want).
-        const [b] = await store.updateBudgetCounters([update(key, "B", { want: 500, need: 200, inFlight: 50 })]);
+        const [b] = await counters.update([update(key, "B", { want: 500, need: 200, inFlight: 50 })]);
         expect(b).toMatchObject({ used: 100, leased: 825, granted: 225, inFlight: 50 });
         // A settles 250 of its lease and needs 700: not free, so it keeps what it still hands out.
-        const [a2] = await store.updateBudgetCounters([update(key, "A", { spent: 250, want: 800, need: 700, keep: 20, inFlight: 20 })]);
+        const [a2] = await counters.update([update(key, "A", { spent: 250, want: 800, need: 700, keep: 20, inFlight: 20 })]);
         expect(a2).toMatchObject({ used: 350, granted: 20, leased: 245 });
         // A lease past its time no longer counts.
         const later = Date.now() + 60_000;
-        const [read] = await store.readBudgetCounters([{ key, partition: p }], later);
+        const [read] = await counters.read([{ key, partition: p }], later);
         expect(read).toMatchObject({ used: 350, leased: 0, inFlight: 0 });
       });
 
       it("never grants the same room twice under concurrency", async () => {
         const key = `bc-${tag()}`;
         const grants = await Promise.all(
-          Array.from({ length: 8 }, (_, i) => store.updateBudgetCounters([update(key, `H${i}`, { seed: 0, want: 300, need: 300 })])),
+          Array.from({ length: 8 }, (_, i) => counters.update([update(key, `H${i}`, { seed: 0, want: 300, need: 300 })])),
         );
         const total = grants.reduce((n, [g]) => n + g.granted, 0);
         expect(total).toBeLessThanOrEqual(1000);
         expect(total).toBe(900);
       });
 
-      it("keeps a rolling window in buckets: usage leaves a bucket at a time, and room that left is granted again", async () => {
+      it.skipIf(opts.storeClockFixed === true)("keeps a rolling window in buckets: usage leaves a bucket at a time, and room that left is granted again", async () => {
         const key = `bc-roll-${tag()}`;
         const p = `u-${key}`;
         const rolling = { windowMs: HOUR, bucketMs: 60_000 };
@@ -483,27 +505,60 @@ export function describeUsageStoreContract(
         const at = (now: number, over: Partial<import("../../src/stores/types.js").BudgetCounterUpdate>) =>
           update(key, "A", { rolling, now, leaseUntil: now + 30_000, expiresAt: now + HOUR, seed: 0, ...over });
         // Created from a seed of 300 in the bucket 30 minutes back, then 200 spent now.
-        const [first] = await store.updateBudgetCounters([at(t0, { seed: 300, seedBuckets: [[b0 - 30, 300]] })]);
+        const [first] = await counters.update([at(t0, { seed: 300, seedBuckets: [[b0 - 30, 300]] })]);
         expect(first).toMatchObject({ used: 300, created: true });
-        const [a] = await store.updateBudgetCounters([at(t0 + 1000, { spent: 200, spentBuckets: [[b0, 200]], need: 400, want: 400 })]);
+        const [a] = await counters.update([at(t0 + 1000, { spent: 200, spentBuckets: [[b0, 200]], need: 400, want: 400 })]);
         expect(a).toMatchObject({ used: 500, granted: 400, leased: 400 });
         // B asks for more than is free (1000 - 500 - 400 = 100): it gets nothing.
-        const [b] = await store.updateBudgetCounters([{ ...at(t0 + 2000, { need: 200, want: 200 }), holder: "B" }]);
+        const [b] = await counters.update([{ ...at(t0 + 2000, { need: 200, want: 200 }), holder: "B" }]);
         expect(b.granted).toBe(0);
         // 31 minutes later the seeded bucket has left the window (it ended 30 minutes after t0 - 29 min).
         const later = t0 + 31 * 60_000;
-        const [read] = await store.readBudgetCounters([{ key, partition: p }], later);
+        const [read] = await counters.read([{ key, partition: p }], later);
         expect(read).toMatchObject({ used: 200 });
         expect(read!.buckets).toEqual([[b0, 200]]);
         // Just before, it still counted: a bucket counts while any part of it is in the window.
-        const [before] = await store.readBudgetCounters([{ key, partition: p }], t0 + 30 * 60_000 - 1);
+        const [before] = await counters.read([{ key, partition: p }], t0 + 30 * 60_000 - 1);
         expect(before).toMatchObject({ used: 500 });
-        const [b2] = await store.updateBudgetCounters([{ ...at(later, { need: 200, want: 200 }), holder: "B" }]);
+        const [b2] = await counters.update([{ ...at(later, { need: 200, want: 200 }), holder: "B" }]);
         expect(b2).toMatchObject({ used: 200, granted: 200 });
         // An hour after the spend, nothing is left in the window and the old buckets are gone from the counter.
-        const [gone] = await store.updateBudgetCounters([at(t0 + 2 * HOUR, {})]);
+        const [gone] = await counters.update([at(t0 + 2 * HOUR, {})]);
         expect(gone).toMatchObject({ used: 0 });
         expect(gone.buckets).toEqual([]);
+      });
+
+      it("applies a numbered report once: a resend after a lost answer settles nothing again and is told what the first got", async () => {
+        const key = `bc-seq-${tag()}`;
+        const p = `u-${key}`;
+        const [created] = await counters.update([update(key, "A", { seq: 1, spent: 40, want: 200, need: 200 })]);
+        expect(created).toMatchObject({ used: 140, granted: 200, created: true });
+        // The same report again (its answer was lost): no usage added, still told it created the counter.
+        const [again] = await counters.update([update(key, "A", { seq: 1, spent: 40, want: 200, need: 200, keep: 200 })]);
+        expect(again).toMatchObject({ used: 140, granted: 200, created: true });
+        const [next] = await counters.update([update(key, "A", { seq: 2, spent: 60, want: 200, need: 100, keep: 140 })]);
+        expect(next).toMatchObject({ used: 200, created: false });
+        // An older number is never applied again either; another holder's number 1 is its own.
+        const [old] = await counters.update([update(key, "A", { seq: 1, spent: 40 })]);
+        expect(old.used).toBe(200);
+        const [b] = await counters.update([update(key, "B", { seq: 1, spent: 5 })]);
+        expect(b).toMatchObject({ used: 205, created: false });
+        const [read] = await counters.read([{ key, partition: p }], Date.now());
+        expect(read!.used).toBe(205);
+      });
+
+      it("applies a numbered rolling report's buckets once", async () => {
+        const key = `bc-seq-roll-${tag()}`;
+        const rolling = { windowMs: HOUR, bucketMs: 60_000 };
+        const now = Date.now();
+        const b0 = Math.floor(now / 60_000);
+        const r = (seq: number) => update(key, "A", { rolling, seq, seed: 0, seedBuckets: [], spent: 30, spentBuckets: [[b0, 30]] });
+        await counters.update([r(1)]);
+        const [again] = await counters.update([r(1)]);
+        expect(again.used).toBe(30);
+        expect(again.buckets).toEqual([[b0, 30]]);
+        const [next] = await counters.update([r(2)]);
+        expect(next.buckets).toEqual([[b0, 60]]);
       });
     });
 

@@ -64,6 +64,38 @@ describe("faults on other requests", () => {
   });
 });
 
+describe("connection drops and the server's clock", () => {
+  it("a replace with dropConnection after applying was applied; the client sees a network error, not an answer", async () => {
+    const base = await server.container();
+    const container = server.noRetryClient.database(server.local.databaseId).container(base.id);
+    await container.items.create({ id: "a", userId: "u1", n: 0 });
+    server.local.faults.failNext("replace", 1, { status: 503, afterApplying: true, dropConnection: true });
+    const err = await container.item("a", "u1").replace({ id: "a", userId: "u1", n: 1 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).not.toBeNull();
+    expect((err as { code?: unknown }).code).not.toBe(200);
+    expect((await container.item("a", "u1").read()).resource.n).toBe(1);
+  });
+
+  it("answers carry the server's clock in Date, which clock.set moves (whole seconds)", async () => {
+    const container = await server.container();
+    await container.items.create({ id: "a", userId: "u1" });
+    const at = Date.parse("2031-05-14T12:00:00Z");
+    server.local.clock.set(at);
+    try {
+      const date = Date.parse(String((await container.item("a", "u1").read()).headers["date"]));
+      expect(date).toBeGreaterThanOrEqual(at - 1000);
+      expect(date).toBeLessThan(at + 5_000);
+      const missing = await container.item("nope", "u1").read().then((r) => r.headers, (e: { headers?: Record<string, unknown> }) => e.headers);
+      expect(Math.abs(Date.parse(String(missing?.["date"])) - at)).toBeLessThan(5_000);
+    } finally {
+      server.local.clock.set(Date.now());
+    }
+  });
+});
+
 describe("isolation between concurrent batches", () => {
   it("concurrent increments from several clients sum exactly; concurrent creates of one id: one wins, the rest 409 and roll back", async () => {
     const container = await server.container();

@@ -34,7 +34,7 @@ describe("contract on the local server", () => {
     // Folding on every append: the suite calls append() directly, never a monitor's flush().
     async () =>
       new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, globalDrainAfterAppend: true }, importCosmosSdk),
-    { capabilities: FLAT_CAPABILITIES },
+    { capabilities: FLAT_CAPABILITIES, storeClock: (at) => local.clock.set(at) },
   );
 });
 
@@ -47,7 +47,7 @@ describe("contract on the local server, hierarchical partition key", () => {
         { client: local.client(), databaseId: local.databaseId, containerId, hierarchicalPartitionKey: true, globalDrainAfterAppend: true },
         importCosmosSdk,
       ),
-    { capabilities: FLAT_CAPABILITIES },
+    { capabilities: FLAT_CAPABILITIES, storeClock: (at) => local.clock.set(at) },
   );
 });
 
@@ -56,8 +56,9 @@ if (process.env.COSMOS_ENDPOINT && process.env.COSMOS_KEY) {
   describe("contract on a real account", () => {
     describeUsageStoreContract(
       "cosmos (real account)",
-      async () => new CosmosUsageStore({ containerId: process.env.COSMOS_CONTAINER ?? "token_usage_contract" }),
-      { capabilities: FLAT_CAPABILITIES },
+      async () =>
+        new CosmosUsageStore({ containerId: process.env.COSMOS_CONTAINER ?? "token_usage_contract", globalDrainAfterAppend: true }, importCosmosSdk),
+      { capabilities: FLAT_CAPABILITIES, storeClockFixed: true },
     );
   });
 }

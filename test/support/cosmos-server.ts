@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import type { CosmosClient } from "@azure/cosmos";
 import type { CosmosFaults, OperationCounter } from "./cosmos-ext/faults.js";
-import { startExtendedServer } from "./cosmos-ext/server.js";
+import { startExtendedServer, type ServerClock } from "./cosmos-ext/server.js";
 import { cosmosSdk } from "./cosmos-sdk.js";
 
 export type { FaultSpec, RequestKind } from "./cosmos-ext/faults.js";
@@ -27,6 +27,8 @@ export interface LocalCosmos {
   faults: CosmosFaults;
   /** Requests received by kind, and operations inside batch and bulk requests. */
   ops: OperationCounter;
+  /** The time the server's answers give (`Date`): `clock.set(at)` moves it. */
+  clock: ServerClock;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function startLocalCosmos(): Promise<LocalCosmos> {
     databaseId: `db-${randomUUID().slice(0, 8)}`,
     faults: server.faults,
     ops: server.ops,
+    clock: server.clock,
     client(ep = endpoint) {
       // The SDK selected for this run (cosmos-sdk.ts): 4.9 or the newest 4.x.
       const c = new cosmosSdk.CosmosClient({

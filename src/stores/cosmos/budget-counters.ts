@@ -4,6 +4,9 @@
  * read, the pure update of `budget-counter-math.ts`, and a replace guarded by the
  * document's etag (`IfMatch`): a concurrent writer makes it fail with 412 and the
  * round is redone on the fresh document, so two replicas never grant the same room.
+ * A replace applied whose answer was lost is retried, meets 412 and redoes the round:
+ * the report's number, kept in the counter, makes that round add no usage again.
+ * Leases are judged by the service's clock: the `Date` of the answer to the read.
  */
 import { createHash } from "node:crypto";
 import type { Container } from "@azure/cosmos";
@@ -37,18 +40,28 @@ export async function updateCosmosCounters(t: CounterTarget, updates: BudgetCoun
 
 export async function readCosmosCounters(t: CounterTarget, keys: Array<{ key: string; partition: string }>, now: number): Promise<Array<BudgetCounterState | null>> {
   return mapLimit(keys, CONCURRENCY, async ({ key, partition }) => {
-    const doc = await read(t, key, partition);
-    return doc ? stateOf(doc, now) : null;
+    const { doc, serverNow } = await read(t, key, partition);
+    return doc ? stateOf(doc, serverNow ?? now) : null;
   });
 }
 
-async function read(t: CounterTarget, key: string, partition: string): Promise<CounterDocument | null> {
+/**
+ * The service's time at an answer, from its `Date` header (RFC 1123, whole seconds: the
+ * middle of the second is taken, so it is off by at most half a second plus the trip).
+ */
+export function serverTimeOf(headers: Record<string, unknown> | undefined): number | undefined {
+  const raw = headers?.["date"] ?? headers?.["Date"];
+  const ms = typeof raw === "string" ? Date.parse(raw) : NaN;
+  return Number.isFinite(ms) ? ms + 500 : undefined;
+}
+
+async function read(t: CounterTarget, key: string, partition: string): Promise<{ doc: CounterDocument | null; serverNow: number | undefined }> {
   return withRetry("read budget counter", t.policy, async () => {
     try {
-      const { resource } = await t.container.item(counterDocId(key), t.pk(partition)).read<CounterDocument>();
-      return resource ?? null;
+      const { resource, headers } = await t.container.item(counterDocId(key), t.pk(partition)).read<CounterDocument>();
+      return { doc: resource ?? null, serverNow: serverTimeOf(headers as Record<string, unknown>) };
     } catch (err) {
-      if (statusOf(err) === 404) return null;
+      if (statusOf(err) === 404) return { doc: null, serverNow: serverTimeOf((err as { headers?: Record<string, unknown> }).headers) };
       throw err;
     }
   });
@@ -56,15 +69,17 @@ async function read(t: CounterTarget, key: string, partition: string): Promise<C
 
 async function updateOne(t: CounterTarget, u: BudgetCounterUpdate): Promise<BudgetCounterState> {
   for (let round = 1; round <= MAX_ROUNDS; round++) {
-    const current = await read(t, u.key, u.partition);
-    const { doc, state } = applyCounterUpdate(current, u);
+    const { doc: current, serverNow } = await read(t, u.key, u.partition);
+    // Leases are judged by the service's clock, the one clock every replica shares; the
+    // reporter's clock only when an answer carries no time.
+    const { doc, state } = applyCounterUpdate(current, u, serverNow ?? u.now);
     const body: CounterDocument = {
       ...doc,
       id: counterDocId(u.key),
       type: "budget_counter",
       user_id: u.partition,
       month: "-",
-      ttl: Math.max(60, Math.ceil((doc.expiresAt - u.now) / 1000) + TTL_AFTER_WINDOW_S),
+      ttl: Math.max(60, Math.ceil((doc.expiresAt - (serverNow ?? u.now)) / 1000) + TTL_AFTER_WINDOW_S),
     };
     delete body._etag;
     const lost = await withRetry("write budget counter", t.policy, async () => {

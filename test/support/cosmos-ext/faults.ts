@@ -5,7 +5,8 @@
  * transactional batches answer a whole-request 429 with `x-ms-retry-after-ms` (nothing
  * applied), as the service does when a partition is out of throughput; `status: 503` is
  * the service being unavailable. `afterApplying: true` runs the request first and then
- * answers the error: the write happened, the answer was lost (a replay must find it).
+ * answers the error: the write happened, the answer was lost (a replay must find it);
+ * `dropConnection: true` closes the socket instead of answering (the client sees a reset).
  * Note that the SDK retries 429s by itself (up to `retryOptions.maxRetryAttemptCount`)
  * before `items.batch` throws.
  *
@@ -41,6 +42,8 @@ export interface FaultSpec {
   subStatus?: number;
   /** Apply the request, then answer the error instead of its result. @default false */
   afterApplying?: boolean;
+  /** Close the connection instead of answering (with `afterApplying`: the write happened, the client sees a reset). @default false */
+  dropConnection?: boolean;
 }
 
 interface PendingFault extends FaultSpec {

@@ -23,18 +23,36 @@ const QUERY_METRICS =
   "systemFunctionExecuteTimeInMs=0.00;userFunctionExecuteTimeInMs=0.00;retrievedDocumentCount=0;retrievedDocumentSize=0;" +
   "outputDocumentCount=1;outputDocumentSize=0;writeOutputTimeInMs=0.00;indexUtilizationRatio=0.00";
 
+/**
+ * The server's clock, as its answers' `Date` header gives it (the service's time, which
+ * the budget counters judge leases by). `set(at)` makes the server's time `at` now and
+ * lets it run on from there; `offsetMs` is how far it is from the host's clock.
+ */
+export class ServerClock {
+  offsetMs = 0;
+  set(at: number): void {
+    this.offsetMs = at - Date.now();
+  }
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+}
+
 export interface ExtendedCosmosServer {
   endpoint: string;
   faults: CosmosFaults;
   ops: OperationCounter;
+  clock: ServerClock;
   close(): Promise<void>;
 }
 
 export async function startExtendedServer(): Promise<ExtendedCosmosServer> {
   const faults = new CosmosFaults();
   const ops = new OperationCounter();
+  const clock = new ServerClock();
   let account: StockAccount | undefined;
   const server = http.createServer({ keepAlive: true }, (req, res) => {
+    res.setHeader("date", new Date(clock.now()).toUTCString());
     serve(account!, req, res, faults, ops).catch((err) => {
       console.error(err);
       if (!res.headersSent) res.statusCode = 500;
@@ -48,6 +66,7 @@ export async function startExtendedServer(): Promise<ExtendedCosmosServer> {
     endpoint: `http://127.0.0.1:${port}`,
     faults,
     ops,
+    clock,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -110,8 +129,13 @@ function writeAnswer(req: http.IncomingMessage, res: http.ServerResponse, body: 
 
 function answerFault(res: http.ServerResponse, fault: FaultSpec, ops: OperationCounter) {
   ops.faulted += 1;
+  if (fault.dropConnection) {
+    res.socket?.destroy();
+    return;
+  }
   const { headers, body } = faultAnswer(fault);
+  const date = res.getHeader("date");
   for (const name of res.getHeaderNames()) res.removeHeader(name);
-  res.writeHead(fault.status, { ...headers, "content-type": "application/json", "x-ms-activity-id": randomUUID() });
+  res.writeHead(fault.status, { ...headers, ...(date ? { date: String(date) } : {}), "content-type": "application/json", "x-ms-activity-id": randomUUID() });
   res.end(JSON.stringify(body));
 }
