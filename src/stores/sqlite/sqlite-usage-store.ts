@@ -37,7 +37,8 @@ import {
   withRange,
   type AggregateTable,
 } from "./aggregate-sql.js";
-import { DEFAULT_ROLLUP_THRESHOLD, HEAVY_USERS, RollupMaintainer, costAdjusters, type PricedRow } from "./rollups.js";
+import { RollupMaintainer } from "./rollup-maintainer.js";
+import { DEFAULT_ROLLUP_THRESHOLD, HEAVY_USERS, costAdjusters, type PricedRow } from "./rollups.js";
 import { sqliteFailure } from "./sqlite-connection.js";
 import { SqliteFile, type Connection } from "./sqlite-file.js";
 import { RECORD_COLUMNS, checkAppendable, rowToRecord, type RecordRow, type RecordValues } from "./rows.js";
