@@ -13,6 +13,7 @@ import { randomUUID } from "node:crypto";
 import { BudgetExceededError, ValidationError, type BudgetExceededDetails } from "../errors.js";
 import type { Pricer } from "../pricing/types.js";
 import type { ResolvedRange } from "../query/range.js";
+import { epochMsFromIso } from "../record/iso-time.js";
 import type { UsageRecord } from "../record/types.js";
 import type { AggregateRow, GroupKey, RecordFilter, UsageStore } from "../stores/types.js";
 import type { Logger } from "../writer/buffered-writer.js";
@@ -233,7 +234,7 @@ export class BudgetGuard {
       const amount = settled
         ? { tokens: r.totalTokens - settled.tokens, costNanos: r.totalCostNanos - settled.costNanos }
         : { tokens: r.totalTokens, costNanos: r.totalCostNanos };
-      const at = Date.parse(r.timestamp);
+      const at = epochMsFromIso(r.timestamp);
       const ctx: CallContext = { userId: r.userId, provider: r.provider, model: r.model, agentName: r.agentName ?? undefined, dimensions: r.dimensions };
       for (const limit of this.registry.forUser(r.userId, r.provider, false)) {
         const subject = subjectFor(limit, ctx);

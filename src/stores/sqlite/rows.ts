@@ -1,5 +1,6 @@
 /** SQLite row <-> record: booleans as 0/1, arrays and objects as JSON text. */
 import { ValidationError } from "../../errors.js";
+import { epochMsFromIso } from "../../record/iso-time.js";
 import { fromStored } from "../../record/mapping.js";
 import type { StoredUsageRecord, UsageRecord } from "../../record/types.js";
 
@@ -88,7 +89,7 @@ export function recordToValues(r: UsageRecord): RecordValues {
     r.model,
     r.deployment,
     t,
-    Date.parse(t),
+    epochMsFromIso(t),
     t.slice(0, 10),
     t.slice(0, 7),
     r.inputTokens,
