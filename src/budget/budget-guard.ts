@@ -228,6 +228,8 @@ export class BudgetGuard {
    */
   observe(records: readonly UsageRecord[], inserted = records.length): void {
     if (!this.enabled || inserted === 0) return;
+    // No limit and no settled call to match: nothing to count (the default guard, every batch).
+    if (this.registry.limits.length === 0 && this.settled.size === 0) return;
     const now = this.clock().getTime();
     for (const r of records) {
       const settled = this.settled.take(r.id);

@@ -162,6 +162,10 @@ export class SettledCalls {
     return this.nextSeq;
   }
 
+  get size(): number {
+    return this.calls.size;
+  }
+
   add(id: string, call: Omit<SettledCall, "seq">): SettledCall {
     const entry = { ...call, seq: this.nextSeq++ };
     this.calls.set(id, entry);
