@@ -62,6 +62,14 @@ describe("an append's rollup increments", () => {
     // A batch of one record per user: the per-user tables are folded by SQLite, the
     // application-wide ones summed here.
     await store.append(records(6, 12).map((r, i) => ({ ...r, userId: `solo-${i}` })));
+    // One agent's calls in a row, across an hour boundary: consecutive rows share a cell
+    // until a key part changes.
+    const run = Date.UTC(2030, 0, 1, 22, 58);
+    await store.append(
+      Array.from({ length: 60 }, (_, i) =>
+        makeRecord({ id: `run-${i}`, userId: "heavy", threadId: "t-1", agentName: i === 30 ? null : "support", timestamp: new Date(run + i * 5000).toISOString() }),
+      ),
+    );
     // Rows as the worker sends them, some with values only SQLite's affinity makes numbers
     // of: their batches go through SQLite's own folds.
     const rows: RecordValues[] = all.slice(500).map(recordToValues);

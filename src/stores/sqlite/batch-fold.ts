@@ -95,29 +95,52 @@ export function batchUsers(rows: readonly RecordValues[]): Map<string, number> |
  * lookup per row and each table then sums cells instead of rows. A cell keeps its first row
  * for the key values.
  */
-export function batchCells(rows: readonly RecordValues[], owners: boolean): Map<string, Group & { row: RecordValues; hour: string }> {
-  const cells = new Map<string, Group & { row: RecordValues; hour: string }>();
+export function batchCells(rows: readonly RecordValues[], owners: boolean): Map<string, Cell> {
+  const cells = new Map<string, Cell>();
+  let previous: Cell | undefined;
   for (const row of rows) {
     const timestamp = row[COL.timestamp] as string;
-    const hour = timestamp.slice(0, 13);
-    // NUL separates the parts (batchUsers refused keys holding one); a null thread is "\0\0", never a string's.
-    let key = `${hour}\0${row[COL.day] as string}\0${row[COL.provider] as string}\0${row[COL.model] as string}\0${(row[COL.agent_name] as string | null) ?? ""}\0${row[COL.operation_type] as string}`;
-    if (owners) key += `\0${row[COL.user_id] as string}\0${row[COL.thread_id] === null ? "\0" : `${row[COL.thread_id] as string}\0x`}`;
-    let cell = cells.get(key);
+    // Consecutive calls mostly share every key part (one agent's calls): no key to build then.
+    let cell = previous !== undefined && sameCell(previous, row, timestamp, owners) ? previous : undefined;
     if (cell === undefined) {
-      cell = { row, hour, key: [], sums: new Array<number>(SUMMED.length + 1).fill(0), first: timestamp, last: timestamp };
-      cells.set(key, cell);
-    } else {
-      if (timestamp < cell.first) cell.first = timestamp;
-      if (timestamp > cell.last) cell.last = timestamp;
+      const hour = timestamp.slice(0, 13);
+      // NUL separates the parts (batchUsers refused keys holding one); a null thread is "\0\0", never a string's.
+      let key = `${hour}\0${row[COL.day] as string}\0${row[COL.provider] as string}\0${row[COL.model] as string}\0${(row[COL.agent_name] as string | null) ?? ""}\0${row[COL.operation_type] as string}`;
+      if (owners) key += `\0${row[COL.user_id] as string}\0${row[COL.thread_id] === null ? "\0" : `${row[COL.thread_id] as string}\0x`}`;
+      cell = cells.get(key);
+      if (cell === undefined) {
+        cell = { row, hour, key: [], sums: new Array<number>(SUMMED.length + 1).fill(0), first: timestamp, last: timestamp };
+        cells.set(key, cell);
+      }
     }
+    if (timestamp < cell.first) cell.first = timestamp;
+    if (timestamp > cell.last) cell.last = timestamp;
     const sums = cell.sums;
     sums[0]++;
     for (let i = 0; i < SUMMED.length; i++) sums[i + 1] += row[SUMMED[i]] as number;
     // The loop added `priced`; unpriced is its complement.
     sums[UNPRICED_AT] += 1 - 2 * (row[COL.priced] as number);
+    previous = cell;
   }
   return cells;
+}
+
+/** A batch cell: a group of rows with every key part equal, its first row giving the values. */
+export type Cell = Group & { row: RecordValues; hour: string };
+
+/** Whether `row` belongs to `cell`, by its first row's key parts (a full hour prefix only). */
+function sameCell(cell: Cell, row: RecordValues, timestamp: string, owners: boolean): boolean {
+  const first = cell.row;
+  return (
+    cell.hour.length === 13 &&
+    timestamp.startsWith(cell.hour) &&
+    row[COL.day] === first[COL.day] &&
+    row[COL.provider] === first[COL.provider] &&
+    row[COL.model] === first[COL.model] &&
+    row[COL.agent_name] === first[COL.agent_name] &&
+    row[COL.operation_type] === first[COL.operation_type] &&
+    (!owners || (row[COL.user_id] === first[COL.user_id] && row[COL.thread_id] === first[COL.thread_id]))
+  );
 }
 
 /** One table's groups for a batch, summed from cells. */
@@ -135,7 +158,7 @@ export class TableFold {
     this.breakdown = table.breakdown;
   }
 
-  add(cell: Group & { row: RecordValues; hour: string }): void {
+  add(cell: Cell): void {
     const row = cell.row;
     const thread = row[COL.thread_id] as string | null;
     if (this.hasThread && thread === null) return; // thread tables hold records with a thread
