@@ -35,6 +35,7 @@ import { applyCostUpdates } from "./cost-updates.js";
 import * as settings from "./settings.js";
 import { sqliteFailure } from "./sqlite-connection.js";
 import { SqliteFile, type Connection } from "./sqlite-file.js";
+import { unpackRows, type PackedRows } from "./packed-rows.js";
 import { RECORD_COLUMNS, checkAppendable, rowToRecord, type RecordRow, type RecordValues } from "./rows.js";
 
 export interface SqliteUsageStoreOptions {
@@ -94,6 +95,11 @@ export class SqliteUsageStore implements UsageStore {
       if (!Array.isArray(row) || row.length !== RECORD_COLUMNS) throw new ValidationError(`rows[${i}]`, `must be an array of ${RECORD_COLUMNS} values`);
     });
     return this.write(rows);
+  }
+
+  /** `appendRows` for a batch packed by column (`packRows`): what the worker-thread store sends. */
+  async appendPacked(packed: PackedRows): Promise<AppendResult> {
+    return this.write(unpackRows(packed));
   }
 
   private write(batch: Array<UsageRecord | RecordValues>): AppendResult {
