@@ -2,11 +2,13 @@
  * What a change bought in one part of the whole cost, measured alone (steadier than the whole
  * on a shared machine), for earlier revisions of `src/` and the working tree, side by side:
  *
- *   npx tsx bench/compare-parts.ts append|build|ingest <rev> [<rev>...] [--repeat 5]
+ *   npx tsx bench/compare-parts.ts append|worker-append|build|ingest <rev> [<rev>...] [--repeat 5]
  *
  * - `append`: an in-process `SqliteUsageStore.append` of 200-record batches shaped like the whole
  *   cost's (one user, thread and model; time-ordered UUIDv7 ids like LangChain's run ids): the
  *   insert, the rollups and leaderboard tables, the commit. CPU per record.
+ * - `worker-append`: the same through `SqliteWorkerStore` (the rows, their message, the worker's
+ *   append): CPU of both threads per record.
  * - `build`: the handler's deferred record build alone (attribution, validation, pricing,
  *   metadata sanitising and secret redaction), for records of real `invoke()` calls. CPU per record.
  * - `ingest`: the "SQLite ingest" section's dataset, its first 300,000 records (10,000 users, in
@@ -50,9 +52,10 @@ const cpuNow = () => {
   return c.user + c.system;
 };
 
-async function appendPerRecord(pkg: Pkg): Promise<number> {
+async function appendPerRecord(pkg: Pkg, worker = false): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "tt-parts-"));
-  const store = new pkg.SqliteUsageStore({ path: join(dir, "usage.db") });
+  const path = join(dir, "usage.db");
+  const store = worker ? new pkg.SqliteWorkerStore({ path }) : new pkg.SqliteUsageStore({ path });
   const samples: number[] = [];
   for (let b = 0; b < 300; b++) {
     const now = Date.now();
@@ -103,8 +106,13 @@ async function buildPerRecord(pkg: Pkg): Promise<number> {
 }
 
 const part = args[0] === "--child" ? args[1] : args[0];
-const PARTS: Record<string, (pkg: Pkg) => Promise<number>> = { append: appendPerRecord, build: buildPerRecord, ingest: ingestPerRecord };
-if (!(part in PARTS)) throw new Error("compare-parts: the first argument is append, build or ingest");
+const PARTS: Record<string, (pkg: Pkg) => Promise<number>> = {
+  append: (pkg) => appendPerRecord(pkg),
+  "worker-append": (pkg) => appendPerRecord(pkg, true),
+  build: buildPerRecord,
+  ingest: ingestPerRecord,
+};
+if (!(part in PARTS)) throw new Error(`compare-parts: the first argument is one of ${Object.keys(PARTS).join(", ")}`);
 if (args[0] === "--child") {
   const pkg = await load(args[2]);
   console.log(await PARTS[part](pkg));
