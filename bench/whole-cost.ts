@@ -47,9 +47,14 @@ export interface PackageEntry {
 }
 
 /** The monitor as an application gets it by default (a SQLite file, the worker thread). */
-export function wholeCostSetup(pkg: PackageEntry = { createTokenMonitor, attachTokenTracking }): WholeCostSetup {
+export function wholeCostSetup(pkg: PackageEntry = { createTokenMonitor, attachTokenTracking }, options: { sqliteWorker?: boolean } = {}): WholeCostSetup {
   const dir = mkdtempSync(join(tmpdir(), "tt-whole-"));
-  const monitor = pkg.createTokenMonitor({ sqlitePath: join(dir, "usage.db"), env: {}, logger: { warn: () => undefined, error: (m) => console.error(m) } });
+  const monitor = pkg.createTokenMonitor({
+    sqlitePath: join(dir, "usage.db"),
+    env: {},
+    logger: { warn: () => undefined, error: (m) => console.error(m) },
+    ...options,
+  });
   const configs: Record<Kind, RunnableConfig> = {
     none: baseConfig,
     noop: { ...baseConfig, callbacks: [new NoopHandler()] },

@@ -12,6 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { BudgetExceededError, ValidationError } from "../errors.js";
 import type { Pricer } from "../pricing/types.js";
+import { epochMsFromIso } from "../record/iso-time.js";
 import type { UsageRecord } from "../record/types.js";
 import type { Logger } from "../writer/buffered-writer.js";
 import { Admission } from "./admission.js";
@@ -192,13 +193,15 @@ export class BudgetGuard {
    */
   observe(records: readonly UsageRecord[], inserted = records.length): void {
     if (!this.enabled || inserted === 0) return;
+    // No limit and no settled call to match: nothing to count (the default guard, every batch).
+    if (this.registry.limits.length === 0 && this.settled.size === 0) return;
     const now = this.clock().getTime();
     for (const r of records) {
       const settled = this.settled.take(r.id);
       const amount = settled
         ? { tokens: r.totalTokens - settled.tokens, costNanos: r.totalCostNanos - settled.costNanos }
         : { tokens: r.totalTokens, costNanos: r.totalCostNanos };
-      const at = Date.parse(r.timestamp);
+      const at = epochMsFromIso(r.timestamp);
       const ctx: CallContext = { userId: r.userId, provider: r.provider, model: r.model, agentName: r.agentName ?? undefined, dimensions: r.dimensions };
       for (const limit of this.registry.forUser(r.userId, r.provider, false)) {
         const subject = subjectFor(limit, ctx);

@@ -153,6 +153,10 @@ export interface SettledCall extends UsageAmount {
 export class SettledCalls {
   private readonly calls = new Map<string, SettledCall>();
 
+  get size(): number {
+    return this.calls.size;
+  }
+
   add(id: string, call: SettledCall): void {
     this.calls.set(id, call);
   }

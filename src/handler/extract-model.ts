@@ -68,13 +68,22 @@ function extract(output: unknown, start: ModelStart): ExtractedModel {
     responseModelName(generations) ?? asName(readPath(output, "llmOutput", "model_name")) ?? asName(readPath(output, "llmOutput", "model"));
   const deployment = firstKey(kwargs, DEPLOYMENT_KEYS) ?? firstKey(invocationParams, DEPLOYMENT_KEYS) ?? basePathDeployment(kwargs);
   const provider = asName(read(start?.metadata, "ls_provider")) ?? generationProvider(generations);
+  // The declared names matter only when the response names no model (read only then).
+  const model = responseModel ?? declaredModel(start, kwargs, invocationParams, deployment, provider);
+  return { model: model ?? null, deployment: deployment ?? null, provider: provider ?? null };
+}
 
+function declaredModel(
+  start: ModelStart,
+  kwargs: Record<string, unknown> | undefined,
+  invocationParams: Record<string, unknown> | undefined,
+  deployment: string | undefined,
+  provider: string | undefined,
+): string | undefined {
   const explicitModel = firstKey(kwargs, DECLARED_MODEL_KEYS);
-  const declaredModel = asName(read(start?.metadata, "ls_model_name")) ?? firstKey(invocationParams, DECLARED_MODEL_KEYS) ?? explicitModel;
   // A deployment-only Azure client declares the class default model: the deployment says more.
-  const fallback = deployment && provider === "azure" ? (explicitModel ?? deployment) : declaredModel;
-
-  return { model: responseModel ?? fallback ?? null, deployment: deployment ?? null, provider: provider ?? null };
+  if (deployment && provider === "azure") return explicitModel ?? deployment;
+  return asName(read(start?.metadata, "ls_model_name")) ?? firstKey(invocationParams, DECLARED_MODEL_KEYS) ?? explicitModel;
 }
 
 /** `generations` flattened one level (a list per prompt, or bare generations). */

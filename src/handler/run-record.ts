@@ -46,8 +46,28 @@ export interface ModelRun {
 }
 
 /** Metadata keys that are attribution or LangChain plumbing, not the application's own. */
-const PLUMBING_KEY =
-  /^(ls_|langgraph_|checkpoint_|__pregel|lc_)|^(versions|user_id|userId|thread_id|threadId|conversation_id|session_id|dimensions|tenant|tenant_id|department|feature)$/;
+const PLUMBING_NAMES = new Set([
+  "versions",
+  "user_id",
+  "userId",
+  "thread_id",
+  "threadId",
+  "conversation_id",
+  "session_id",
+  "dimensions",
+  "tenant",
+  "tenant_id",
+  "department",
+  "feature",
+]);
+const PLUMBING_PREFIXES = ["ls_", "langgraph_", "checkpoint_", "__pregel", "lc_"];
+
+/** A Set lookup and a few prefix tests: this runs for every metadata key of every call. */
+function isPlumbing(key: string): boolean {
+  if (PLUMBING_NAMES.has(key)) return true;
+  for (const prefix of PLUMBING_PREFIXES) if (key.startsWith(prefix)) return true;
+  return false;
+}
 
 export interface RecordDefaults extends AttributionDefaults {
   pricer: Pricer;
@@ -96,6 +116,6 @@ export function runRecord(runId: string, run: ModelRun, usage: RunUsage, default
 /** The application's own metadata (attribution and LangChain plumbing removed). */
 export function requestMetadata(run: ModelRun): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  if (run.metadata) for (const key in run.metadata) if (!PLUMBING_KEY.test(key)) out[key] = run.metadata[key];
+  if (run.metadata) for (const key in run.metadata) if (!isPlumbing(key)) out[key] = run.metadata[key];
   return out;
 }

@@ -19,6 +19,7 @@
  * call costs three Map lookups before the arithmetic.
  */
 import { ValidationError } from "../errors.js";
+import { epochMsFromIso } from "../record/iso-time.js";
 import { CATALOG_SOURCE, catalogProviderId, matchCatalog } from "./catalog.js";
 import { modelNameCandidates } from "./normalize-model.js";
 import { canonicalOverrideKey, compileOverride, overrideKey, validatePricingOptions } from "./overrides.js";
@@ -41,7 +42,7 @@ interface Resolution {
 
 function parseTimestamp(ts: CostContext["timestamp"]): number {
   if (ts === undefined) return Date.now();
-  const ms = ts instanceof Date ? ts.getTime() : typeof ts === "string" ? Date.parse(ts) : NaN;
+  const ms = ts instanceof Date ? ts.getTime() : typeof ts === "string" ? epochMsFromIso(ts) : NaN;
   if (Number.isNaN(ms)) throw new ValidationError("timestamp", `is not a valid date: ${String(ts)}`);
   return ms;
 }

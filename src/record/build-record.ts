@@ -5,6 +5,7 @@
 import { v4 as uuidv4 } from "uuid";
 import { ValidationError } from "../errors.js";
 import type { Pricer } from "../pricing/types.js";
+import { isoFromEpochMs } from "./iso-time.js";
 import { redactSecrets } from "./redact-secrets.js";
 import { sanitizeMetadata } from "./sanitize-metadata.js";
 import { ANONYMOUS_USER, type OperationType, type UsageRecord } from "./types.js";
@@ -16,6 +17,9 @@ export const MAX_ID_LENGTH = 1024;
 /** What a record id may be on every backend (Cosmos refuses "/", "\\", "?", "#" and more than 255 characters). */
 export const RECORD_ID = /^[^/\\?#]{1,255}$/;
 const OPERATIONS: readonly OperationType[] = ["chat", "llm", "embedding"];
+/** 2000-01-01 and 10000-01-01 UTC: the years a record may carry. */
+const MIN_TIMESTAMP_MS = Date.UTC(2000, 0, 1);
+const MAX_TIMESTAMP_MS = Date.UTC(10000, 0, 1);
 
 export interface UsageInput {
   /** Makes the write idempotent: the same id is stored once. Default: a new UUID. */
@@ -158,7 +162,9 @@ function latency(value: unknown): number | null {
 }
 
 function isoTimestamp(value: unknown): string {
-  if (value === undefined || value === null) return new Date().toISOString();
+  if (value === undefined || value === null) return isoFromEpochMs(Date.now());
+  // Epoch milliseconds (the handler's): formatted without a Date, years 2000-9999 only.
+  if (typeof value === "number" && Number.isInteger(value) && value >= MIN_TIMESTAMP_MS && value < MAX_TIMESTAMP_MS) return isoFromEpochMs(value);
   const date = value instanceof Date ? value : typeof value === "string" || typeof value === "number" ? new Date(value) : null;
   if (!date || Number.isNaN(date.getTime())) {
     throw new ValidationError("timestamp", `must be a Date, an ISO 8601 string or epoch milliseconds, got ${describe(value)}`);

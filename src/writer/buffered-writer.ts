@@ -17,15 +17,14 @@ import { join } from "node:path";
 import { ClosedError, FlushTimeoutError } from "../errors.js";
 import type { UsageRecord } from "../record/types.js";
 import type { UsageStore } from "../stores/types.js";
-import { FailureLog, isPermanent, messageOf, type Logger } from "./failure-log.js";
+import { buildEntries, type Entry } from "./entries.js";
+import { FailureLog, consoleLogger, isPermanent, messageOf } from "./failure-log.js";
 import { SpillJournal } from "./spill-journal.js";
 import { FlushWaiters } from "./flush-waiters.js";
 import { writerSettings, type DeferredRecord, type RecordSink, type WriterOptions, type WriterSettings, type WriterStats } from "./writer-options.js";
 
 export type { Logger } from "./failure-log.js";
 export type { DeferredRecord, RecordSink, WriterOptions, WriterStats } from "./writer-options.js";
-
-type Entry = UsageRecord | DeferredRecord;
 
 export class BufferedWriter implements RecordSink {
   private buffer: Entry[] = [];
@@ -314,30 +313,11 @@ export class BufferedWriter implements RecordSink {
     return this.build(this.buffer.splice(0, count));
   }
 
-  /**
-   * Builds deferred records. One that cannot be built (corrupt input) is reported and
-   * left out: it could never be stored correctly.
-   */
+  /** Builds deferred records; one that cannot be built is counted and reported (see buildEntries). */
   private build(entries: Entry[]): UsageRecord[] {
-    const out: UsageRecord[] = [];
-    for (const entry of entries) {
-      if (typeof entry !== "function") {
-        out.push(entry);
-        continue;
-      }
-      try {
-        const record = entry();
-        if (record) out.push(record);
-      } catch (error) {
-        this.stats.rejected++;
-        this.failures.report("rejected", "warn", `a model call could not be recorded: ${messageOf(error)}`);
-      }
-    }
-    return out;
+    return buildEntries(entries, (error) => {
+      this.stats.rejected++;
+      this.failures.report("rejected", "warn", `a model call could not be recorded: ${messageOf(error)}`);
+    });
   }
 }
-
-const consoleLogger: Logger = {
-  warn: (m) => console.warn(`[token-tracking] ${m}`),
-  error: (m) => console.error(`[token-tracking] ${m}`),
-};

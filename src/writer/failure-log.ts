@@ -13,6 +13,12 @@ export interface Logger {
 }
 
 /** True for an error that says retrying soon cannot help (see StoreUnusableError). */
+/** The default logger: the console, prefixed. */
+export const consoleLogger: Logger = {
+  warn: (m) => console.warn(`[token-tracking] ${m}`),
+  error: (m) => console.error(`[token-tracking] ${m}`),
+};
+
 export function isPermanent(error: unknown): boolean {
   return (error as { permanent?: unknown } | null)?.permanent === true;
 }

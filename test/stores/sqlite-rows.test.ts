@@ -61,3 +61,33 @@ describe("SqliteUsageStore.appendRows", () => {
     }
   });
 });
+
+describe("rows packed by column for the worker", () => {
+  it("unpack to the very rows packed, shared columns and varying ones alike", async () => {
+    const { packRows, unpackRows } = await import("../../src/stores/sqlite/packed-rows.js");
+    const rows = [makeRecord({ latencyMs: 0 }), makeRecord({ latencyMs: -0 }), makeRecord({ latencyMs: Number.NaN })].map(recordToValues);
+    const packed = packRows(rows);
+    // The user, model and flags are shared; ids and the latencies (0, -0, NaN) are not.
+    expect(packed.same.filter(Boolean).length).toBeGreaterThan(20);
+    expect(packed.same[0]).toBe(false);
+    expect(packed.same[28]).toBe(false);
+    const back = unpackRows(structuredClone(packed));
+    expect(back).toHaveLength(3);
+    back.forEach((row, i) => row.forEach((v, c) => expect(Object.is(v, rows[i][c]), `row ${i} column ${c}`).toBe(true)));
+    expect(unpackRows(packRows([]))).toEqual([]);
+  });
+
+  it("refuse a packed batch of another shape by name, through the store", async () => {
+    const store = new SqliteUsageStore({ path: ":memory:" });
+    try {
+      const { packRows } = await import("../../src/stores/sqlite/packed-rows.js");
+      const packed = packRows([makeRecord(), makeRecord()].map(recordToValues));
+      await expect(store.appendPacked({ ...packed, columns: packed.columns.slice(1) })).rejects.toSatisfy((e) => e instanceof ValidationError && e.field === "rows");
+      const short = { ...packed, columns: packed.columns.map((c, i) => (packed.same[i] ? c : (c as unknown[]).slice(1))) };
+      await expect(store.appendPacked(short)).rejects.toSatisfy((e) => e instanceof ValidationError && e.field.startsWith("rows.columns["));
+      expect(await store.appendPacked(packed)).toEqual({ inserted: 2, duplicates: 0 });
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -16,7 +16,7 @@
  */
 import type Database from "better-sqlite3";
 import { RAW_SUMS } from "./schema.js";
-import { SpanWindows } from "./span-windows.js";
+import type { SpanWindows } from "./span-windows.js";
 
 export interface RollupTable {
   table: string;
@@ -50,8 +50,20 @@ export const ROLLUP_TABLES: readonly RollupTable[] = [
   table("usage_thread_days", "day", ["thread_id", "user_id"], false),
 ];
 
+/** The application-wide tables, and those per user or thread (see RollupMaintainer.afterInsert). */
+export const APP_WIDE = ROLLUP_TABLES.filter((r) => r.owner.length === 0);
+export const PER_ENTITY = ROLLUP_TABLES.filter((r) => r.owner.length > 0);
+/**
+ * Records per user in a batch from which every table is summed in JavaScript. Below it the
+ * per-user and per-thread tables have about a group per record, where one grouped statement
+ * costs what an upsert per group does (the ingest dataset, 10,000 users in batches of 5,000,
+ * was measured no faster summed here), so SQLite keeps those. A judgement between the two
+ * measured ends (one user per batch, one record per user), not a tuned value.
+ */
+export const FEW_USERS = 2;
+
 /** A batch's new rows are found by rowid range alone (see foldSql). */
-const NEW_ROWS = "usage_records NOT INDEXED";
+export const NEW_ROWS = "usage_records NOT INDEXED";
 
 /** Users that have per-user rollups. */
 export const HEAVY_USERS = "(SELECT user_id FROM usage_user_counts WHERE heavy = 1)";
@@ -77,19 +89,37 @@ export function foldSql(r: RollupTable, where: string, source = "usage_records")
     SELECT ${groups}, ${RAW_SUMS}
     FROM ${source} WHERE ${filters.join(" AND ")}
     GROUP BY ${groups}
-    ON CONFLICT (${keyColumns(r)}) DO UPDATE SET
-      requests = requests + excluded.requests,
-      input_tokens = input_tokens + excluded.input_tokens,
-      output_tokens = output_tokens + excluded.output_tokens,
-      total_tokens = total_tokens + excluded.total_tokens,
-      cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-      cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-      reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
-      cost_nanos = cost_nanos + excluded.cost_nanos,
-      errors = errors + excluded.errors,
-      unpriced = unpriced + excluded.unpriced,
-      estimated = estimated + excluded.estimated,
-      cached = cached + excluded.cached,
+    ${addSums(r)}`;
+}
+
+/** Adds one group's sums, summed by the caller (see batch-fold.ts), to a rollup table. */
+export function upsertSql(r: RollupTable): string {
+  const columns = [...keyColumns(r).split(", "), ...TOTALS];
+  return `INSERT INTO ${r.table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})
+    ${addSums(r)}`;
+}
+
+const TOTALS = [
+  "requests",
+  "input_tokens",
+  "output_tokens",
+  "total_tokens",
+  "cache_read_tokens",
+  "cache_write_tokens",
+  "reasoning_tokens",
+  "cost_nanos",
+  "errors",
+  "unpriced",
+  "estimated",
+  "cached",
+  "first_seen",
+  "last_seen",
+];
+
+function addSums(r: RollupTable): string {
+  const sums = TOTALS.slice(0, -2).map((c) => `${c} = ${c} + excluded.${c}`);
+  return `ON CONFLICT (${keyColumns(r)}) DO UPDATE SET
+      ${sums.join(",\n      ")},
       first_seen = min(first_seen, excluded.first_seen),
       last_seen = max(last_seen, excluded.last_seen)`;
 }
@@ -130,91 +160,4 @@ export function costAdjusters(db: Database.Database, windows: SpanWindows): (old
     }
     windows.adjustCost(old, costDelta);
   };
-}
-
-/** The statements an append runs after inserting its records (rows past `@before`). */
-export class RollupMaintainer {
-  private readonly folds: Database.Statement[];
-  private readonly count: Database.Statement;
-  private readonly newlyHeavy: Database.Statement;
-  private readonly markHeavy: Database.Statement;
-  private readonly backfills: Database.Statement[];
-  /** Leaderboard windows, kept exact by the same writes. */
-  readonly windows: SpanWindows;
-
-  constructor(
-    private readonly db: Database.Database,
-    private readonly threshold: number,
-  ) {
-    // Per-user folds see only users already heavy before this batch: a user who becomes
-    // heavy with it is backfilled from all of their records below, this batch included.
-    this.folds = ROLLUP_TABLES.map((r) => db.prepare(foldSql(r, "rowid > @before", NEW_ROWS)));
-    this.count = db.prepare(
-      `INSERT INTO usage_user_counts (user_id, records, heavy)
-         SELECT user_id, COUNT(*), 0 FROM ${NEW_ROWS} WHERE rowid > @before GROUP BY user_id
-       ON CONFLICT (user_id) DO UPDATE SET records = records + excluded.records`,
-    );
-    this.newlyHeavy = db
-      .prepare(
-        `SELECT user_id FROM usage_user_counts WHERE heavy = 0 AND records >= @threshold
-           AND user_id IN (SELECT user_id FROM ${NEW_ROWS} WHERE rowid > @before)`,
-      )
-      .pluck();
-    this.markHeavy = db.prepare("UPDATE usage_user_counts SET heavy = 1 WHERE user_id = ?");
-    this.backfills = ROLLUP_TABLES.filter((r) => r.heavyOnly).map((r) => db.prepare(foldSql(r, "user_id = @user")));
-    this.windows = new SpanWindows(db);
-  }
-
-  /** Folds the rows inserted after rowid `before` into every rollup. */
-  afterInsert(before: number): void {
-    for (const fold of this.folds) fold.run({ before });
-    this.windows.afterInsert(before);
-    this.count.run({ before });
-    for (const user of this.newlyHeavy.all({ before, threshold: this.threshold }) as string[]) {
-      this.markHeavy.run(user);
-      for (const backfill of this.backfills) backfill.run({ user });
-    }
-  }
-
-  /** Recomputes every rollup and count from the raw records. */
-  rebuild(): void {
-    for (const r of ROLLUP_TABLES) this.db.exec(`DELETE FROM ${r.table}`);
-    this.windows.dropThrough();
-    this.db.exec("DELETE FROM usage_user_counts");
-    this.db
-      .prepare(
-        `INSERT INTO usage_user_counts SELECT user_id, COUNT(*), COUNT(*) >= ? FROM usage_records GROUP BY user_id`,
-      )
-      .run(this.threshold);
-    for (const r of ROLLUP_TABLES) this.db.prepare(foldSql(r, "1 = 1")).run();
-  }
-
-  /**
-   * After raw records before `before` were deleted: every rollup bucket up to the one
-   * `before` falls in is recomputed from the records that remain (with a user filter,
-   * only that user's per-user rows, but every global bucket up to the cut).
-   */
-  afterPrune(before: string, userId: string | undefined): void {
-    const hourEnd = Math.floor(Date.parse(before) / 3_600_000) * 3_600_000 + 3_600_000;
-    const dayEnd = Math.floor(Date.parse(before) / 86_400_000) * 86_400_000 + 86_400_000;
-    this.windows.dropThrough(before.slice(0, 10));
-    for (const r of ROLLUP_TABLES) {
-      const cut = r.bucket === "hour" ? before.slice(0, 13) : before.slice(0, 10);
-      const onlyUser = r.owner.includes("user_id") && userId !== undefined;
-      const user = onlyUser ? { userId } : {};
-      this.db.prepare(`DELETE FROM ${r.table} WHERE ${r.bucket} <= @cut${onlyUser ? " AND user_id = @userId" : ""}`).run({ cut, ...user });
-      const where = `ts < @end${onlyUser ? " AND user_id = @userId" : ""}`;
-      this.db.prepare(foldSql(r, where)).run({ end: r.bucket === "hour" ? hourEnd : dayEnd, ...user });
-    }
-    this.db
-      .prepare(
-        `UPDATE usage_user_counts SET records = (SELECT COUNT(*) FROM usage_records r WHERE r.user_id = usage_user_counts.user_id)
-         ${userId === undefined ? "" : "WHERE user_id = @userId"}`,
-      )
-      .run(userId === undefined ? {} : { userId });
-  }
-
-  isHeavy(userId: string): boolean {
-    return this.db.prepare("SELECT heavy FROM usage_user_counts WHERE user_id = ?").pluck().get(userId) === 1;
-  }
 }

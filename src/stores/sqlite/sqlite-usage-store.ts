@@ -27,19 +27,15 @@ import type {
   StoreCapabilities,
   UsageStore,
 } from "../types.js";
-import {
-  SOURCES,
-  groupExpression,
-  isHourAligned,
-  mergeRows,
-  splitAtDays,
-  whereClause,
-  withRange,
-  type AggregateTable,
-} from "./aggregate-sql.js";
-import { DEFAULT_ROLLUP_THRESHOLD, HEAVY_USERS, RollupMaintainer, costAdjusters, type PricedRow } from "./rollups.js";
+import { AggregatePlanner } from "./aggregate-plan.js";
+import { whereClause } from "./aggregate-sql.js";
+import type { RollupMaintainer } from "./rollup-maintainer.js";
+import { DEFAULT_ROLLUP_THRESHOLD } from "./rollups.js";
+import { applyCostUpdates } from "./cost-updates.js";
+import * as settings from "./settings.js";
 import { sqliteFailure } from "./sqlite-connection.js";
 import { SqliteFile, type Connection } from "./sqlite-file.js";
+import { unpackRows, type PackedRows } from "./packed-rows.js";
 import { RECORD_COLUMNS, checkAppendable, rowToRecord, type RecordRow, type RecordValues } from "./rows.js";
 
 export interface SqliteUsageStoreOptions {
@@ -53,8 +49,6 @@ export interface SqliteUsageStoreOptions {
    */
   rollupThreshold?: number;
 }
-
-const ROLLUP_KEYS: ReadonlySet<string> = new Set(["user", "provider", "model", "agent", "operation", "hour", "day"]);
 
 export class SqliteUsageStore implements UsageStore {
   readonly kind = "sqlite";
@@ -103,6 +97,11 @@ export class SqliteUsageStore implements UsageStore {
     return this.write(rows);
   }
 
+  /** `appendRows` for a batch packed by column (`packRows`): what the worker-thread store sends. */
+  async appendPacked(packed: PackedRows): Promise<AppendResult> {
+    return this.write(unpackRows(packed));
+  }
+
   private write(batch: Array<UsageRecord | RecordValues>): AppendResult {
     this.ready();
     let result: AppendResult;
@@ -149,7 +148,7 @@ export class SqliteUsageStore implements UsageStore {
     this.ready();
     // One read transaction: every part of the answer sees the same snapshot, even while
     // another process folds a batch or turns a user into a heavy one.
-    return this.readTx(() => this.plan(query));
+    return this.readTx(() => new AggregatePlanner({ rollups: this.rollups, statement: (sql) => this.statement(sql) }).plan(query));
   }
 
   async leaders(entity: LeaderEntity, spans: DaySpan[], offset: number, limit: number): Promise<SpanLeader[]> {
@@ -171,71 +170,6 @@ export class SqliteUsageStore implements UsageStore {
     return this.readTx(() => this.current!.leaderboards.leaderTotals(entity, keys, range));
   }
 
-  private plan(query: AggregateQuery): AggregateRow[] {
-    if (!this.canUseRollups(query)) return this.runAggregate("usage_records", query);
-    const userId = query.filter.userId;
-    if (userId !== undefined) {
-      return this.rollups.isHeavy(userId) ? this.fromRollups("user", query) : this.runAggregate("usage_records", query);
-    }
-    if (!query.groupBy.includes("user")) return this.fromRollups("global", query);
-    // By user, for everyone: heavy users from their rollups, the others from raw records.
-    return [...this.fromRollups("user", query), ...this.runAggregate("usage_records", query, `user_id NOT IN ${HEAVY_USERS}`)];
-  }
-
-  /** Whole UTC days from a daily rollup, the hours around them from the hourly one. */
-  private fromRollups(level: "user" | "global", query: AggregateQuery): AggregateRow[] {
-    const hourlyTable: AggregateTable = level === "user" ? "usage_rollup_hourly" : "usage_global_hourly";
-    const dailyTable: AggregateTable = level === "user" ? "usage_rollup_daily" : "usage_global_daily";
-    if (query.groupBy.includes("hour")) return this.runAggregate(hourlyTable, query);
-    const parts = splitAtDays(query.filter.start, query.filter.end);
-    if (parts.days === null) return this.runAggregate(hourlyTable, query);
-    const rows = [
-      ...(parts.head ? this.runAggregate(hourlyTable, withRange(query, parts.head)) : []),
-      ...this.runAggregate(dailyTable, withRange(query, parts.days)),
-      ...(parts.tail ? this.runAggregate(hourlyTable, withRange(query, parts.tail)) : []),
-    ];
-    return mergeRows(rows, query.groupBy);
-  }
-
-  private runAggregate(table: AggregateTable, query: AggregateQuery, extraWhere?: string): AggregateRow[] {
-    const source = SOURCES[table];
-    const params: Record<string, unknown> = {};
-    const selects = query.groupBy.map((key, i) => `${groupExpression(key, source.groups, params, i)} AS g${i}`);
-    const { where, params: filterParams } = source.where(query.filter);
-    if (extraWhere) where.push(extraWhere);
-    Object.assign(params, filterParams);
-    const sql = `SELECT ${[...selects, source.totals].join(", ")} FROM ${table}
-      ${where.length ? "WHERE " + where.join(" AND ") : ""}
-      ${selects.length ? "GROUP BY " + selects.map((_, i) => `g${i}`).join(", ") : ""}`;
-    // Arrays, not objects: thousands of rows materialise noticeably faster.
-    const rows = this.statement(sql).raw(true).all(params) as unknown[][];
-    const n = query.groupBy.length;
-    const out: AggregateRow[] = [];
-    for (const row of rows) {
-      if (Number(row[n]) === 0) continue;
-      const key: Record<string, string | null> = {};
-      for (let i = 0; i < n; i++) key[query.groupBy[i]] = (row[i] as string | null) ?? null;
-      out.push({
-        key,
-        requests: Number(row[n]),
-        inputTokens: Number(row[n + 1]),
-        outputTokens: Number(row[n + 2]),
-        totalTokens: Number(row[n + 3]),
-        cacheReadTokens: Number(row[n + 4]),
-        cacheWriteTokens: Number(row[n + 5]),
-        reasoningTokens: Number(row[n + 6]),
-        costNanos: Number(row[n + 7]),
-        errors: Number(row[n + 8]),
-        unpriced: Number(row[n + 9]),
-        estimated: Number(row[n + 10]),
-        cached: Number(row[n + 11]),
-        firstSeen: (row[n + 12] as string | null) ?? null,
-        lastSeen: (row[n + 13] as string | null) ?? null,
-      });
-    }
-    return out;
-  }
-
   private readTx<T>(fn: () => T): T {
     return this.db.inTransaction ? fn() : this.db.transaction(fn).deferred();
   }
@@ -252,44 +186,9 @@ export class SqliteUsageStore implements UsageStore {
     return st;
   }
 
-  /** Rollups answer queries whose range is whole hours and whose keys the rollup keeps. */
-  private canUseRollups(query: AggregateQuery): boolean {
-    const f = query.filter;
-    return (
-      f.threadId === undefined &&
-      isHourAligned(f.start) &&
-      isHourAligned(f.end) &&
-      query.groupBy.every((k) => ROLLUP_KEYS.has(k))
-    );
-  }
-
   async updateCosts(updates: CostUpdate[]): Promise<number> {
     this.ready();
-    const read = this.statement(
-      `SELECT user_id, thread_id, substr(timestamp, 1, 13) AS hour, day, provider, model, agent_name, operation_type,
-         total_cost_nanos, priced FROM usage_records WHERE id = ? AND user_id = ?`,
-    );
-    const write = this.statement(
-      `UPDATE usage_records SET input_cost_nanos = @inputCostNanos, output_cost_nanos = @outputCostNanos,
-        total_cost_nanos = @totalCostNanos, input_cost = @inputCostNanos / 1e9, output_cost = @outputCostNanos / 1e9,
-        total_cost = @totalCostNanos / 1e9, priced = @priced, price_source = @priceSource
-       WHERE id = @id AND user_id = @userId`,
-    );
-    const adjust = costAdjusters(this.db, this.rollups.windows);
-    const tx = this.db.transaction((list: CostUpdate[]) => {
-      let changed = 0;
-      for (const u of list) {
-        const old = read.get(u.id, u.userId) as (PricedRow & { total_cost_nanos: number; priced: number }) | undefined;
-        if (!old) continue;
-        const priced = u.priced ? 1 : 0;
-        if (old.total_cost_nanos === u.totalCostNanos && old.priced === priced) continue;
-        write.run({ ...u, priced });
-        adjust(old, u.totalCostNanos - old.total_cost_nanos, old.priced - priced);
-        changed++;
-      }
-      return changed;
-    });
-    return tx.immediate(updates);
+    return applyCostUpdates(this.db, this.rollups.windows, (sql) => this.statement(sql), updates);
   }
 
   async prune(before: string, filter: { userId?: string } = {}): Promise<number> {
@@ -311,29 +210,22 @@ export class SqliteUsageStore implements UsageStore {
 
   async getSetting<T = unknown>(namespace: string, key: string): Promise<T | null> {
     this.ready();
-    const row = this.db.prepare("SELECT value FROM settings WHERE namespace = ? AND key = ?").get(namespace, key) as
-      | { value: string }
-      | undefined;
-    return row ? (JSON.parse(row.value) as T) : null;
+    return settings.get<T>(this.db, namespace, key);
   }
 
   async putSetting(namespace: string, key: string, value: unknown): Promise<void> {
     this.ready();
-    this.db
-      .prepare("INSERT INTO settings VALUES (?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value")
-      .run(namespace, key, JSON.stringify(value));
+    settings.put(this.db, namespace, key, value);
   }
 
   async deleteSetting(namespace: string, key: string): Promise<boolean> {
     this.ready();
-    return this.db.prepare("DELETE FROM settings WHERE namespace = ? AND key = ?").run(namespace, key).changes > 0;
+    return settings.remove(this.db, namespace, key);
   }
 
   async listSettings<T = unknown>(namespace: string): Promise<Array<{ key: string; value: T }>> {
     this.ready();
-    const rows = this.db.prepare("SELECT key, value FROM settings WHERE namespace = ? ORDER BY key").all(namespace) as
-      Array<{ key: string; value: string }>;
-    return rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as T }));
+    return settings.list<T>(this.db, namespace);
   }
 
   async updateBudgetCounters(updates: BudgetCounterUpdate[]): Promise<BudgetCounterState[]> {
@@ -352,11 +244,7 @@ export class SqliteUsageStore implements UsageStore {
 
   async claimOnce(namespace: string, key: string): Promise<boolean> {
     this.ready();
-    return (
-      this.db
-        .prepare("INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-        .run(namespace, key, new Date().toISOString()).changes === 1
-    );
+    return settings.claimOnce(this.db, namespace, key);
   }
 
   async close(): Promise<void> {
