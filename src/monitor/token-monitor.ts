@@ -15,7 +15,7 @@ import type { UsageRecord } from "../record/types.js";
 import { UsageQueries, type QueryOptions, type UsageReport } from "../query/usage-queries.js";
 import { resolveRange, type RangeInput } from "../query/range.js";
 import { createStore, defaultSpillDir, type StoreSelection } from "../stores/create-store.js";
-import type { CostUpdate, UsageStore } from "../stores/types.js";
+import type { CostUpdate } from "../stores/types.js";
 import { BufferedWriter, type Logger, type RecordSink, type WriterOptions } from "../writer/buffered-writer.js";
 import type { BudgetGuard, BudgetGuardOptions } from "../budget/budget-guard.js";
 import { budgetConfigFromEnv } from "../budget/env-config.js";

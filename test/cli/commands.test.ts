@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -8,7 +8,6 @@ import type { Container } from "@azure/cosmos";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MissingDependencyError, StoreError, ValidationError } from "../../src/errors.js";
 import { CosmosUsageStore, resolveCosmosConfig } from "../../src/stores/cosmos/index.js";
-import { toUsageDocument } from "../../src/stores/cosmos/documents.js";
 import { aggregateInMemory, type AggregateQuery } from "../../src/stores/types.js";
 import { describeUsageStoreContract } from "../contract/usage-store-contract.js";
 import { makeRecord } from "../contract/make-record.js";

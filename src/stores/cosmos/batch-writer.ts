@@ -24,7 +24,7 @@ import type { OpenedContainer } from "./container-setup.js";
 import type { CosmosContext } from "./context.js";
 import { docIdFor, toUsageDocument } from "./documents.js";
 import { storedIdsQuery } from "./queries.js";
-import { backoffMs, batchFailure, isTransient, messageOf, sleep, statusOf, unusableError } from "./retry.js";
+import { backoffMs, batchFailure, isTransient, messageOf, sleep, unusableError } from "./retry.js";
 import {
   groupDeltas,
   groupPatch,

@@ -3,7 +3,7 @@
  * filters, and the helpers that split a range between daily and hourly rollups.
  */
 import { ValidationError } from "../../errors.js";
-import { type AggregateQuery, type AggregateRow, type GroupKey, type RecordFilter } from "../types.js";
+import { type AggregateQuery, type GroupKey, type RecordFilter } from "../types.js";
 import { TOTAL_COLUMNS } from "./schema.js";
 
 /** Shared with the Cosmos store; kept importable from here. */

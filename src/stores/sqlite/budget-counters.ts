@@ -18,7 +18,7 @@ export class SqliteBudgetCounters {
   private readonly sweep: Database.Statement;
   private readonly tx: (updates: BudgetCounterUpdate[]) => BudgetCounterState[];
 
-  constructor(private readonly db: Database.Database) {
+  constructor(db: Database.Database) {
     this.select = db.prepare("SELECT doc FROM budget_counters WHERE key = ?").pluck();
     this.upsert = db.prepare(
       "INSERT INTO budget_counters VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at, doc = excluded.doc",
