@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { topLeaders, type LeaderboardTrace } from "../src/query/leaderboard.js";
+import { emptyTrace, topLeaders } from "../src/query/leaderboard.js";
 import { UsageQueries, totalsOf } from "../src/query/usage-queries.js";
 import { recordToValues } from "../src/stores/sqlite/rows.js";
 import { SqliteUsageStore } from "../src/stores/sqlite/index.js";
@@ -84,7 +84,7 @@ export async function benchLeaderboards(sizes: number[] = [1_000_000, 10_000_000
       const first = await timeMs(() => ask(q, 0)); // builds the window over the range's whole days
       const samples: number[] = [];
       for (let i = 1; i <= 30; i++) samples.push(await timeMs(() => ask(q, i)));
-      const trace: LeaderboardTrace = { listRows: 0, exactReads: 0, depth: 0 };
+      const trace = emptyTrace();
       const r = rangeAt(7);
       await topLeaders(store, entity, { start: r.start.toISOString(), end: r.end.toISOString() }, 10, cost, trace);
       const fallback: number[] = [];

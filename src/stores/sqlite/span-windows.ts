@@ -71,6 +71,11 @@ export class SpanWindows {
     if (!this.exists.get(entity, span.start, span.end)) this.db.transaction(() => this.build(entity, span)).immediate();
   }
 
+  /** Whether a span's window exists (inside a read transaction: it stays for that transaction). */
+  has(entity: LeaderEntity, span: DaySpan): boolean {
+    return this.exists.get(entity, span.start, span.end) !== undefined;
+  }
+
   /** Ranks `offset` .. `offset + limit - 1` of a span's window (`ensure` first); none when it was dropped meanwhile. */
   read(entity: LeaderEntity, span: DaySpan, offset: number, limit: number): Array<Omit<SpanLeader, "span">> {
     if (!this.exists.get(entity, span.start, span.end)) {

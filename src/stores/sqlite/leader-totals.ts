@@ -1,0 +1,132 @@
+/**
+ * Exact sums over any range for a few leaderboard candidates (see query/leaderboard.ts):
+ * whole days from the per-day tables (one point read per day and candidate) or, for the
+ * cost alone, from the range's window when it has one (one point read per candidate), and
+ * the partial days at the ends from raw records through the (user_id, ts) and
+ * (thread_id, ts) indexes (heavy users' whole hours from their hourly rollups).
+ */
+import type Database from "better-sqlite3";
+import type { LeaderEntity, LeaderKey } from "../types.js";
+import { splitAtDays } from "./aggregate-sql.js";
+import { HEAVY_USERS } from "./rollups.js";
+import { TOTAL_COLUMNS } from "./schema.js";
+import type { SpanWindows } from "./span-windows.js";
+
+export interface EntitySql {
+  table: string;
+  /** Key columns in the day table, and the field of each in a candidate key. */
+  columns: Array<{ column: string; field: "user" | "thread" }>;
+}
+
+export const ENTITIES: Record<LeaderEntity, EntitySql> = {
+  user: { table: "usage_user_days", columns: [{ column: "user_id", field: "user" }] },
+  thread: {
+    table: "usage_thread_days",
+    columns: [
+      { column: "thread_id", field: "thread" },
+      { column: "user_id", field: "user" },
+    ],
+  },
+};
+
+/** Which sums to read: every total, or the cost alone. */
+export type Sums = "totals" | "cost";
+
+const SUMS: Record<Sums, { rollup: string; raw: string }> = {
+  totals: TOTAL_COLUMNS,
+  cost: { rollup: "SUM(cost_nanos) AS costNanos", raw: "SUM(total_cost_nanos) AS costNanos" },
+};
+
+/** One row per candidate and part of the range (the caller merges them). */
+export type PartRow = Record<string, number | string | null> & { user: string; thread?: string; costNanos: number };
+
+/**
+ * The sums of `keys` over `range`, in parts: the caller adds up the rows of one entity.
+ * `statement` is the caller's prepared-statement cache.
+ */
+export function candidateSums(
+  statement: (sql: string) => Database.Statement,
+  windows: SpanWindows,
+  entity: LeaderEntity,
+  keys: LeaderKey[],
+  range: { start: string; end: string },
+  sums: Sums,
+): PartRow[] {
+  const e = ENTITIES[entity];
+  const s = SUMS[sums];
+  // Candidates travel as one JSON array bound to one parameter: no statement per key.
+  // CROSS JOIN keeps them the outer loop: left free, the planner may drive the join from
+  // the heavy-user list instead and walk every heavy user's rollups (measured: seconds at
+  // 10M records, where every user is heavy).
+  const json = JSON.stringify(keys.map((k) => e.columns.map((c) => k[c.field] ?? null)));
+  const keyAt = (i: number) => `json_extract(j.value, '$[${i}]')`;
+  const join = e.columns.map((c, i) => `t.${c.column} = ${keyAt(i)}`).join(" AND ");
+  const group = e.columns.map((c) => `t.${c.column}`).join(", ");
+  const select = e.columns.map((c) => `t.${c.column} AS ${c.field}`).join(", ");
+
+  const fromDays = (start: string, end: string): PartRow[] => {
+    const span = { start: start.slice(0, 10), end: end.slice(0, 10) };
+    if (sums === "cost" && windows.has(entity, span)) {
+      // The window holds each entity's cost over exactly these days: one point read each.
+      const thread = entity === "thread" ? keyAt(0) : "''";
+      const user = keyAt(e.columns.length - 1);
+      return statement(
+        `SELECT t.thread_id AS thread, t.user_id AS user, t.cost_nanos AS costNanos FROM json_each(@json) j
+         CROSS JOIN usage_leader_span_costs t ON t.entity = @entity AND t.first_day = @start AND t.end_day = @end
+         AND t.thread_id = ${thread} AND t.user_id = ${user}`,
+      ).all({ json, entity, ...span }) as PartRow[];
+    }
+    // The day tables are keyed (day, entity): a candidate's whole days are one point read
+    // per (day, candidate), the days as a second JSON array in the outer loop.
+    return statement(
+      `SELECT ${select}, ${s.rollup} FROM json_each(@days) d CROSS JOIN json_each(@json) j
+       CROSS JOIN ${e.table} t ON t.day = d.value AND ${join} GROUP BY ${group}`,
+    ).all({ json, days: JSON.stringify(daysBetween(span.start, span.end)) }) as PartRow[];
+  };
+  const raw = (start: string, end: string, users = "") =>
+    statement(
+      `SELECT ${select}, ${s.raw} FROM json_each(@json) j CROSS JOIN usage_records t ON ${join}
+       WHERE t.ts >= @start AND t.ts < @end ${users} GROUP BY ${group}`,
+    ).all({ json, start: Date.parse(start), end: Date.parse(end) }) as PartRow[];
+  // A partial day: heavy users' whole hours from their hourly rollups (a busy user's day
+  // is thousands of records), everything else from raw records.
+  const fromRaw = (start: string, end: string): PartRow[] => {
+    const hours = entity === "user" ? wholeHours(start, end) : null;
+    if (!hours) return raw(start, end);
+    const heavyHours = statement(
+      `SELECT ${select}, ${s.rollup} FROM json_each(@json) j CROSS JOIN usage_rollup_hourly t ON ${join}
+       WHERE t.hour >= @start AND t.hour < @end AND t.user_id IN ${HEAVY_USERS} GROUP BY ${group}`,
+    ).all({ json, start: hours.start.slice(0, 13), end: hours.end.slice(0, 13) }) as PartRow[];
+    return [
+      ...heavyHours,
+      ...raw(hours.start, hours.end, `AND t.user_id NOT IN ${HEAVY_USERS}`),
+      ...(start < hours.start ? raw(start, hours.start) : []),
+      ...(hours.end < end ? raw(hours.end, end) : []),
+    ];
+  };
+
+  const parts = splitAtDays(range.start, range.end);
+  return parts.days
+    ? [
+        ...(parts.head ? fromRaw(parts.head.start, parts.head.end) : []),
+        ...fromDays(parts.days.start!, parts.days.end!),
+        ...(parts.tail ? fromRaw(parts.tail.start, parts.tail.end) : []),
+      ]
+    : fromRaw(range.start, range.end);
+}
+
+/** The UTC days from `start` (inclusive) to `end` (exclusive), as `YYYY-MM-DD`. */
+function daysBetween(start: string, end: string): string[] {
+  const days: string[] = [];
+  for (let t = Date.parse(start); t < Date.parse(end); t += 86_400_000) {
+    days.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return days;
+}
+
+/** The whole hours inside [start, end), or null when there are none. */
+function wholeHours(start: string, end: string): { start: string; end: string } | null {
+  const first = Math.ceil(Date.parse(start) / 3_600_000) * 3_600_000;
+  const last = Math.floor(Date.parse(end) / 3_600_000) * 3_600_000;
+  return first < last ? { start: new Date(first).toISOString(), end: new Date(last).toISOString() } : null;
+}
