@@ -10,7 +10,7 @@ import type { LeaderEntity, LeaderKey } from "../types.js";
 import { splitAtDays } from "./aggregate-sql.js";
 import { HEAVY_USERS } from "./rollups.js";
 import { TOTAL_COLUMNS } from "./schema.js";
-import type { SpanWindows } from "./span-windows.js";
+import { daysOf, type SpanWindows } from "./span-windows.js";
 
 export interface EntitySql {
   table: string;
@@ -81,7 +81,7 @@ export function candidateSums(
     return statement(
       `SELECT ${select}, ${s.rollup} FROM json_each(@days) d CROSS JOIN json_each(@json) j
        CROSS JOIN ${e.table} t ON t.day = d.value AND ${join} GROUP BY ${group}`,
-    ).all({ json, days: JSON.stringify(daysBetween(span.start, span.end)) }) as PartRow[];
+    ).all({ json, days: JSON.stringify(daysOf(span)) }) as PartRow[];
   };
   const raw = (start: string, end: string, users = "") =>
     statement(
@@ -113,15 +113,6 @@ export function candidateSums(
         ...(parts.tail ? fromRaw(parts.tail.start, parts.tail.end) : []),
       ]
     : fromRaw(range.start, range.end);
-}
-
-/** The UTC days from `start` (inclusive) to `end` (exclusive), as `YYYY-MM-DD`. */
-function daysBetween(start: string, end: string): string[] {
-  const days: string[] = [];
-  for (let t = Date.parse(start); t < Date.parse(end); t += 86_400_000) {
-    days.push(new Date(t).toISOString().slice(0, 10));
-  }
-  return days;
 }
 
 /** The whole hours inside [start, end), or null when there are none. */

@@ -176,7 +176,7 @@ export class SpanWindows {
 }
 
 /** The days of a span, as `YYYY-MM-DD`. */
-function daysOf(span: DaySpan): string[] {
+export function daysOf(span: DaySpan): string[] {
   const days: string[] = [];
   for (let t = Date.parse(span.start); t < Date.parse(span.end); t += 86_400_000) days.push(new Date(t).toISOString().slice(0, 10));
   return days;
