@@ -92,6 +92,54 @@ describe("leaderboard narrowing on SQLite", () => {
     }
   });
 
+  it("busy users' partial days (hourly rollups) and quiet users' (raw records) sum to the records", async () => {
+    const store = new SqliteUsageStore({ path: ":memory:", rollupThreshold: 3 });
+    const rnd = seededRandom(17);
+    const data = nearEqual(5);
+    // Two users with far more than a few hundred records on the end days, spread over every hour.
+    for (const user of ["busy-a", "busy-b"]) {
+      for (let i = 0; i < 900; i++) {
+        const dayNo = [0, 2, 5][i % 3];
+        const cost = 900 + Math.floor(rnd() * 200);
+        data.push(
+          makeRecord({
+            id: `busy-${user}-${i}`,
+            userId: user,
+            threadId: `${user}-t${i % 4}`,
+            timestamp: iso(midnight + dayNo * DAY + Math.floor(rnd() * DAY)),
+            inputTokens: 50,
+            outputTokens: 0,
+            totalTokens: 50,
+            inputCostNanos: cost,
+            outputCostNanos: 0,
+            totalCostNanos: cost,
+          }),
+        );
+      }
+    }
+    await store.append(data);
+    const q = new UsageQueries(store);
+    const ranges: Array<[string, string]> = [
+      [iso(midnight + 6 * HOUR + 17), iso(midnight + 5 * DAY + 18 * HOUR - 3)],
+      [iso(midnight + 30 * 60_000), iso(midnight + 5 * DAY + 40 * 60_000)],
+      // Under a day, across one midnight.
+      [iso(midnight + 2 * DAY - 5 * HOUR - 7), iso(midnight + 2 * DAY + 7 * HOUR + 11)],
+      [iso(midnight + 5 * DAY + 2 * HOUR + 1), iso(midnight + 5 * DAY + 2 * HOUR + 40 * 60_000)],
+    ];
+    for (const [start, end] of ranges) {
+      const reference = aggregateInMemory(data, { filter: { start, end }, groupBy: ["user"] });
+      const keys = reference.map((r) => ({ user: r.key.user! }));
+      const costs = new Map((await store.leaderCosts("user", keys, { start, end })).map((r) => [r.user, r.costNanos]));
+      expect(costs).toEqual(new Map(reference.map((r) => [r.key.user!, r.costNanos])));
+      const totals = await store.leaderTotals("user", keys, { start, end });
+      expect(totals.map((r) => [r.key.user, r.requests, r.totalTokens, r.costNanos]).sort()).toEqual(
+        reference.map((r) => [r.key.user, r.requests, r.totalTokens, r.costNanos]).sort(),
+      );
+      for (const limit of [1, 5]) expect(await actualLeaders(q, "user", start, end, limit)).toEqual(expectedLeaders(data, "user", start, end, limit));
+    }
+    await store.close();
+  });
+
   it("leaderCosts equals the records' costs, from the window and without it", async () => {
     const store = new SqliteUsageStore({ path: ":memory:", rollupThreshold: 3 });
     const data = nearEqual(3);
