@@ -34,6 +34,7 @@ import type { AggregateRow, DaySpan, LeaderEntity, LeaderKey, UsageStore } from 
 import type { ResolvedRange } from "./range.js";
 
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 
 export interface LeaderboardTrace {
   /** Index rows read from the ranked lists. */
@@ -104,7 +105,9 @@ export async function topLeaders(
   const lists = spansOf(range);
   // A sliver of a day at an end of the range (a few seconds past midnight) would otherwise
   // cost a whole day of slack: no entity spent more there than everyone together.
-  await Promise.all(lists.filter((l) => !l.whole).map(async (l) => (l.cap = await applicationCost(l.piece))));
+  // The piece widened to whole hours is still a ceiling, and reads the global hourly
+  // rollups alone (no raw records of the partial hours: thousands per hour at 10M records).
+  await Promise.all(lists.filter((l) => !l.whole).map(async (l) => (l.cap = await applicationCost(wholeHoursAround(l.piece)))));
   const candidates = new Map<string, Candidate>();
   let threshold = 0;
   // Every open list is read to the same depth, all in one call, doubling each round.
@@ -185,4 +188,11 @@ function spansOf(range: ResolvedRange): SpanList[] {
   if (firstWhole < lastWhole) lists.push(list(firstWhole, lastWhole, true));
   if (lastWhole < e) lists.push(list(lastWhole, lastWhole + DAY_MS, false));
   return lists;
+}
+
+/** The smallest range of whole hours that contains `range`. */
+function wholeHoursAround(range: ResolvedRange): ResolvedRange {
+  const start = Math.floor(Date.parse(range.start) / HOUR_MS) * HOUR_MS;
+  const end = Math.ceil(Date.parse(range.end) / HOUR_MS) * HOUR_MS;
+  return { start: new Date(start).toISOString(), end: new Date(end).toISOString() };
 }
