@@ -30,7 +30,7 @@
  *
  * Stores without the fast path answer from a grouped aggregate of the whole range.
  */
-import type { AggregateRow, DaySpan, LeaderEntity, LeaderKey, UsageStore } from "../stores/types.js";
+import type { AggregateRow, DaySpan, LeaderCost, LeaderEntity, LeaderKey, UsageStore } from "../stores/types.js";
 import type { ResolvedRange } from "./range.js";
 
 const DAY_MS = 86_400_000;
@@ -144,14 +144,26 @@ export async function topLeaders(
   }
 
   // Only entities whose ceiling reaches the threshold can be in the top N.
-  let keys = [...candidates.values()].filter((c) => upper(c, lists) >= threshold).map((c) => c.key);
+  const contenders = [...candidates.values()]
+    .map((c) => ({ key: c.key, upper: upper(c, lists) }))
+    .filter((c) => c.upper >= threshold)
+    .sort((a, b) => b.upper - a.upper);
+  let keys = contenders.map((c) => c.key);
   if (keys.length > limit && store.leaderCosts) {
     // Exact costs are cheap (one point read per whole-day span), totals are not (one per
-    // day): rank the contenders by cost and read totals only for those that can still
-    // place, the N-th best cost's ties included (tokens, then key, order those).
-    trace.costReads += keys.length;
-    const costs = (await store.leaderCosts(entity, keys, range)).sort((a, b) => b.costNanos - a.costNanos);
-    const cut = costs.length >= limit ? costs[limit - 1].costNanos : 0;
+    // day). Costs are read highest ceiling first, in growing batches: the N-th best exact
+    // cost so far (`cut`) rises above the lower bounds, and once the next ceiling is below
+    // it, no contender left can place. Totals are read only for those at or above `cut`,
+    // its ties included (tokens, then key, order those).
+    const costs: LeaderCost[] = [];
+    let cut = threshold;
+    for (let i = 0, size = Math.max(2 * limit, 16); i < contenders.length && contenders[i].upper >= cut; i += size, size *= 2) {
+      const batch = contenders.slice(i, i + size).filter((c) => c.upper >= cut);
+      trace.costReads += batch.length;
+      costs.push(...(await store.leaderCosts(entity, batch.map((c) => c.key), range)));
+      costs.sort((a, b) => b.costNanos - a.costNanos);
+      if (costs.length >= limit) cut = Math.max(cut, costs[limit - 1].costNanos);
+    }
     keys = costs.filter((c) => c.costNanos >= cut).map((c): LeaderKey => (entity === "user" ? { user: c.user } : { thread: c.thread, user: c.user }));
   }
   trace.exactReads += keys.length;

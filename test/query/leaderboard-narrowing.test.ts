@@ -81,12 +81,12 @@ describe("leaderboard narrowing on SQLite", () => {
           }
         }
       }
-      // The first range needs the narrowing: hundreds of contenders, exact totals for few.
+      // The first range needs the narrowing: many contenders' costs, exact totals for few.
       const trace = emptyTrace();
       const [start, end] = ranges[0];
       const cost = async (p: { start: string; end: string }) => totalsOf(await q.aggregate(p, [])).costNanos;
       await topLeaders(store, "user", { start, end }, 7, cost, trace);
-      expect(trace.costReads).toBeGreaterThan(100);
+      expect(trace.costReads).toBeGreaterThan(20);
       expect(trace.exactReads).toBeLessThan(trace.costReads / 2);
       await store.close();
     }
