@@ -10,17 +10,17 @@
  * whole-day cost, when seen there) and an upper bound (what it showed in each list, or
  * that list's K-th value where it was not seen). With T the N-th best lower bound, only
  * entities whose upper bound reaches T can be in the top N, and one never seen cannot
- * once the lists' K-th values sum below T: reading stops there. The contenders left are
- * ranked by their exact cost (`leaderCosts`: one point read per whole-day span) and only
- * those at or above the N-th best cost get their exact totals (`leaderTotals`: one read
- * per day), which settle ties by tokens (a store without `leaderCosts` reads every
- * contender's totals). Costs are never negative, which the ceilings
- * rely on.
+ * once the lists' K-th values sum below T: reading stops there. The contenders left get
+ * their exact cost (`leaderCosts`: one point read per whole-day span), highest upper bound
+ * first, until the next upper bound is below the N-th best exact cost; only those at or
+ * above that cost get their exact totals (`leaderTotals`: one read per day), which settle
+ * ties by tokens (a store without `leaderCosts` reads every contender's totals). Costs
+ * are never negative, which the ceilings rely on.
  *
  * Why stop as soon as no unseen entity can win, rather than reading on until few
  * contenders are left: the partial days' lists are ceilings, and narrowing contenders with
  * them takes thousands of rows (measured at 1M records: 7,680 list rows for top threads
- * before, 1,920 and 359 exact costs now), while an exact cost is a few point reads.
+ * before, 1,920 and 218 exact costs now), while an exact cost is a few point reads.
  *
  * Why one span for the whole days rather than a list per day: with many similar users,
  * an unseen user's ceiling summed over 30 daily lists stays above the leaders' totals
