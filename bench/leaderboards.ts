@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { topLeaders, type LeaderboardTrace } from "../src/query/leaderboard.js";
+import { emptyTrace, topLeaders } from "../src/query/leaderboard.js";
 import { UsageQueries, totalsOf } from "../src/query/usage-queries.js";
 import { recordToValues } from "../src/stores/sqlite/rows.js";
 import { SqliteUsageStore } from "../src/stores/sqlite/index.js";
@@ -81,10 +81,12 @@ export async function benchLeaderboards(sizes: number[] = [1_000_000, 10_000_000
     for (const entity of ["user", "thread"] as const) {
       const name = entity === "user" ? "getTopUsers" : "getTopThreads";
       const ask = (qs: UsageQueries, i: number) => (entity === "user" ? qs.getTopUsers(rangeAt(i)) : qs.getTopThreads(rangeAt(i)));
-      const first = await timeMs(() => ask(q, 0)); // builds the window over the range's whole days
+      // The day before's "last 30 days": its window is built from the day tables (no window kept yet).
+      const cold = await timeMs(() => ask(q, Math.round(DAY_MS / 997_001)));
+      const first = await timeMs(() => ask(q, 0)); // the next day's: derived from the day before's window
       const samples: number[] = [];
       for (let i = 1; i <= 30; i++) samples.push(await timeMs(() => ask(q, i)));
-      const trace: LeaderboardTrace = { listRows: 0, exactReads: 0, depth: 0 };
+      const trace = emptyTrace();
       const r = rangeAt(7);
       await topLeaders(store, entity, { start: r.start.toISOString(), end: r.end.toISOString() }, 10, cost, trace);
       const fallback: number[] = [];
@@ -94,12 +96,13 @@ export async function benchLeaderboards(sizes: number[] = [1_000_000, 10_000_000
         section: "leaderboards",
         measure: `${name} 30 days, top 10, ${n} records (median of 30 ranges sharing their whole days)`,
         value: `${fmt(median(samples), 2)} ms`,
-        note: `target ≤ ${total > 2_000_000 ? 50 : 20} ms; ${trace.listRows.toLocaleString("en-US")} list rows + ${trace.exactReads} exact totals read of ${(entity === "user" ? userDays : threadDays).toLocaleString("en-US")} ${entity}-days; grouping the range instead: ${fmt(median(fallback), 0)} ms${same ? ", same answer" : ", DIFFERENT ANSWER"}`,
+        note: `target ≤ ${total > 2_000_000 ? 50 : 20} ms; ${trace.listRows.toLocaleString("en-US")} list rows + ${trace.costReads} exact costs + ${trace.exactReads} exact totals read of ${(entity === "user" ? userDays : threadDays).toLocaleString("en-US")} ${entity}-days; grouping the range instead: ${fmt(median(fallback), 0)} ms${same ? ", same answer" : ", DIFFERENT ANSWER"}`,
       });
       rows.push({
         section: "leaderboards",
-        measure: `${name}, first call for a new span of whole days (builds its window: once a day for a rolling range)`,
+        measure: `${name}, first call of a new day (derives the new span's window from the day before's: once a day for a rolling range)`,
         value: `${fmt(first, 0)} ms`,
+        note: `with no window kept (built from the day tables): ${fmt(cold, 0)} ms`,
       });
     }
     rows.push({

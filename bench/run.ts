@@ -142,9 +142,11 @@ ${table}
   the result is the same database, reached faster. Then \`getTopUsers\` / \`getTopThreads\` (top 10)
   over "the last 30 days" asked at 30 moments of one day (ends moved by ~17 minutes each, so
   the partial days at both ends change while the whole days in between stay the same): the
-  median of those 30 calls; the first call, which builds the window over the whole days
-  (once a day for a rolling range), on its own row. For one of the ranges the core's trace
-  gives the rows read from the ranked lists and the number of entities whose exact totals were
+  median of those 30 calls. On its own row, the first call of such a day, which builds the
+  window over its whole days (once a day for a rolling range) from the day before's window
+  (asked for first, on a database with no window yet: that first build, from the per-day
+  tables, is in the note). For one of the ranges the core's trace gives the rows read from
+  the ranked lists, the number of entities whose exact cost and whose exact totals were
   read, against the user-days or thread-days the range holds. Beside them, the same question
   answered by grouping every record of the range (what a store without the fast path does, and
   what this store did before): median of 3 calls at 1M, one call at 10M; "same answer" means

@@ -184,6 +184,11 @@ export interface SpanLeader extends LeaderKey {
   costNanos: number;
 }
 
+/** An entity's exact cost over a range, as returned by `leaderCosts`. */
+export interface LeaderCost extends LeaderKey {
+  costNanos: number;
+}
+
 export interface StoreCapabilities {
   /** Hour-aligned aggregates without a thread filter are read from rollups, not raw records. */
   rollups: boolean;
@@ -232,6 +237,12 @@ export interface UsageStore {
    * with records there; `key` is `{ user }` or `{ thread, user }`.
    */
   leaderTotals?(entity: LeaderEntity, keys: LeaderKey[], range: { start: string; end: string }): Promise<AggregateRow[]>;
+  /**
+   * Optional, with `leaderTotals`: the exact cost alone over `range` of the given entities,
+   * one row per entity with records there. Cheaper than `leaderTotals` where a store keeps
+   * costs over spans of days (the core narrows many contenders with it before reading totals).
+   */
+  leaderCosts?(entity: LeaderEntity, keys: LeaderKey[], range: { start: string; end: string }): Promise<LeaderCost[]>;
 
   /** A small key-value area for budgets, alert state and API keys. */
   getSetting<T = unknown>(namespace: string, key: string): Promise<T | null>;

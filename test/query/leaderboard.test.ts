@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { hasLeaderboards, topLeaders, type LeaderboardTrace } from "../../src/query/leaderboard.js";
+import { emptyTrace, hasLeaderboards, topLeaders } from "../../src/query/leaderboard.js";
 import { UsageQueries, totalsOf } from "../../src/query/usage-queries.js";
 import { SqliteUsageStore } from "../../src/stores/sqlite/index.js";
 import { MIGRATIONS } from "../../src/stores/sqlite/schema.js";
@@ -63,7 +63,7 @@ describe("leaderboards on SQLite", () => {
     await store.append(records);
     const range = { start: new Date(base + 2 * DAY + 1234).toISOString(), end: new Date(base + 19 * DAY - 999).toISOString() };
     const q = new UsageQueries(store);
-    const trace: LeaderboardTrace = { listRows: 0, exactReads: 0, depth: 0 };
+    const trace = emptyTrace();
     const top = await topLeaders(store, "user", range, 10, async (p) => totalsOf(await q.aggregate(p, [])).costNanos, trace);
     expect(top.map((r) => r.key.user)).toEqual(expectedLeaders(records, "user", range.start, range.end, 10).map((r) => r.key));
     const userDays = (store.database.prepare("SELECT COUNT(*) FROM usage_user_days WHERE day >= ? AND day <= ?").pluck().get(range.start.slice(0, 10), range.end.slice(0, 10)) as number);

@@ -2,9 +2,11 @@
  * Leaderboard windows: every user's (or thread's) cost over one span of whole UTC days,
  * indexed by cost, so the top of "the last 30 days" is the first rows of an index range.
  *
- * A window is built from the per-day tables the first time a leaderboard asks for its
- * span (one grouped read of the span's entity-days: once a day for a rolling range, since
- * a range's whole days change at midnight) and kept exact afterwards by every write in
+ * A window is built the first time a leaderboard asks for its span (once a day for a
+ * rolling range, since a range's whole days change at midnight): from a window already
+ * kept whose days differ by few (yesterday's: a copy, plus the day gained, minus the day
+ * lost), else from the per-day tables (one grouped read of the span's entity-days, which
+ * grows with the records), and kept exact afterwards by every write in
  * the same transaction: appends fold their records into the windows that cover their day
  * (live traffic is for today, which no window covers yet, so that costs nothing),
  * re-pricing moves the cost, pruning and rebuilding drop the windows they would change.
@@ -31,6 +33,8 @@ export class SpanWindows {
   private readonly adjust: Database.Statement;
   private readonly fold: Database.Statement;
   private readonly any: Database.Statement;
+  private readonly all: Database.Statement;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Database.Database) {
     this.exists = db.prepare("SELECT 1 FROM usage_leader_spans WHERE entity = ? AND first_day = ? AND end_day = ?").pluck();
@@ -64,11 +68,17 @@ export class SpanWindows {
        ON CONFLICT DO UPDATE SET cost_nanos = cost_nanos + excluded.cost_nanos`,
     );
     this.any = db.prepare("SELECT EXISTS (SELECT 1 FROM usage_leader_spans)").pluck();
+    this.all = db.prepare("SELECT first_day AS start, end_day AS end FROM usage_leader_spans WHERE entity = ?");
   }
 
   /** Builds a span's window unless it exists (a write transaction: not inside a read one). */
   ensure(entity: LeaderEntity, span: DaySpan): void {
     if (!this.exists.get(entity, span.start, span.end)) this.db.transaction(() => this.build(entity, span)).immediate();
+  }
+
+  /** Whether a span's window exists (inside a read transaction: it stays for that transaction). */
+  has(entity: LeaderEntity, span: DaySpan): boolean {
+    return this.exists.get(entity, span.start, span.end) !== undefined;
   }
 
   /** Ranks `offset` .. `offset + limit - 1` of a span's window (`ensure` first); none when it was dropped meanwhile. */
@@ -82,9 +92,59 @@ export class SpanWindows {
 
   private build(entity: LeaderEntity, span: DaySpan): void {
     if (this.exists.get(entity, span.start, span.end)) return; // another process built it meanwhile
-    this.builds[entity].run(span);
+    const base = this.nearest(entity, span);
+    if (base) this.derive(entity, span, base);
+    else this.builds[entity].run(span);
     this.register.run(entity, span.start, span.end, new Date().toISOString());
     for (const old of this.oldest.all(entity) as DaySpan[]) this.drop(entity, old);
+  }
+
+  /**
+   * The existing window from which `span` is cheapest to derive: the one differing from it
+   * by the fewest days, when those are fewer than half the span's (yesterday's "last 30
+   * days" differs from today's by 2). Null when building from the day tables is cheaper.
+   */
+  private nearest(entity: LeaderEntity, span: DaySpan): (DaySpan & { days: string[] }) | null {
+    const want = new Set(daysOf(span));
+    let best: (DaySpan & { days: string[] }) | null = null;
+    for (const w of this.all.all(entity) as DaySpan[]) {
+      const have = daysOf(w);
+      const changed = [...have.filter((d) => !want.has(d)), ...[...want].filter((d) => !have.includes(d))];
+      if (2 * changed.length < want.size && (!best || changed.length < best.days.length)) best = { ...w, days: changed };
+    }
+    return best;
+  }
+
+  /**
+   * Builds `span`'s window from `base`'s: a copy, plus the days only `span` covers, minus
+   * those only `base` covers (exact: `base` is kept exact by every write, and this runs in
+   * the same write transaction as its check). Entities left at cost 0 with no record in the
+   * span (they were only on a day dropped) are removed, so the window holds what building
+   * it from the day tables would.
+   */
+  private derive(entity: LeaderEntity, span: DaySpan, base: DaySpan & { days: string[] }): void {
+    const { table, thread } = SOURCE[entity];
+    this.statement(
+      `INSERT INTO usage_leader_span_costs SELECT entity, @start, @end, thread_id, user_id, cost_nanos FROM usage_leader_span_costs
+       WHERE entity = @entity AND first_day = @baseStart AND end_day = @baseEnd`,
+    ).run({ entity, ...span, baseStart: base.start, baseEnd: base.end });
+    this.statement(
+      `INSERT INTO usage_leader_span_costs
+       SELECT @entity, @start, @end, ${thread}, user_id, SUM(CASE WHEN day >= @start AND day < @end THEN cost_nanos ELSE -cost_nanos END)
+       FROM ${table} WHERE day IN (SELECT value FROM json_each(@days)) GROUP BY ${thread}, user_id
+       ON CONFLICT DO UPDATE SET cost_nanos = cost_nanos + excluded.cost_nanos`,
+    ).run({ entity, ...span, days: JSON.stringify(base.days) });
+    this.statement(
+      `DELETE FROM usage_leader_span_costs AS w WHERE entity = @entity AND first_day = @start AND end_day = @end AND cost_nanos = 0
+       AND NOT EXISTS (SELECT 1 FROM usage_records r WHERE ${entity === "thread" ? "r.thread_id = w.thread_id AND " : ""}r.user_id = w.user_id
+       AND r.ts >= @startMs AND r.ts < @endMs)`,
+    ).run({ entity, ...span, startMs: Date.parse(span.start), endMs: Date.parse(span.end) });
+  }
+
+  private statement(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
   }
 
   private drop(entity: string, span: DaySpan): void {
@@ -113,4 +173,11 @@ export class SpanWindows {
       .all(...(day === undefined ? [] : [day])) as Array<DaySpan & { entity: string }>;
     for (const s of spans) this.drop(s.entity, s);
   }
+}
+
+/** The days of a span, as `YYYY-MM-DD`. */
+export function daysOf(span: DaySpan): string[] {
+  const days: string[] = [];
+  for (let t = Date.parse(span.start); t < Date.parse(span.end); t += 86_400_000) days.push(new Date(t).toISOString().slice(0, 10));
+  return days;
 }

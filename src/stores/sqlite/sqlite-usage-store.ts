@@ -19,6 +19,7 @@ import type {
   BudgetCounterUpdate,
   CostUpdate,
   DaySpan,
+  LeaderCost,
   LeaderEntity,
   LeaderKey,
   PageRequest,
@@ -168,6 +169,11 @@ export class SqliteUsageStore implements UsageStore {
   async leaderTotals(entity: LeaderEntity, keys: LeaderKey[], range: { start: string; end: string }): Promise<AggregateRow[]> {
     this.ready();
     return this.readTx(() => this.current!.leaderboards.leaderTotals(entity, keys, range));
+  }
+
+  async leaderCosts(entity: LeaderEntity, keys: LeaderKey[], range: { start: string; end: string }): Promise<LeaderCost[]> {
+    this.ready();
+    return this.readTx(() => this.current!.leaderboards.leaderCosts(entity, keys, range));
   }
 
   private readTx<T>(fn: () => T): T {

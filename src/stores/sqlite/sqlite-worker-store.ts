@@ -21,6 +21,7 @@ import type {
   BudgetCounterUpdate,
   CostUpdate,
   DaySpan,
+  LeaderCost,
   LeaderEntity,
   LeaderKey,
   PageRequest,
@@ -109,6 +110,9 @@ export class SqliteWorkerStore implements UsageStore {
   }
   leaderTotals(entity: LeaderEntity, keys: LeaderKey[], range: { start: string; end: string }): Promise<AggregateRow[]> {
     return this.call("leaderTotals", entity, keys, range);
+  }
+  leaderCosts(entity: LeaderEntity, keys: LeaderKey[], range: { start: string; end: string }): Promise<LeaderCost[]> {
+    return this.call("leaderCosts", entity, keys, range);
   }
   updateCosts(updates: CostUpdate[]): Promise<number> {
     return this.call("updateCosts", updates);
