@@ -31,6 +31,9 @@ export function containerDefinition(cfg: ResolvedCosmosConfig): ContainerDefinit
         { path: "/error_message/?" },
         { path: "/groups/*" },
         { path: "/g/*" },
+        // Global dimension documents: values and totals are only read whole, never filtered on.
+        { path: "/d/*" },
+        { path: "/all/*" },
         { path: "/value/*" },
         // Budget counters are only read by id: their per-holder leases and a rolling window's
         // buckets (up to 61 keys) would otherwise be indexed on every report.

@@ -1,0 +1,85 @@
+/**
+ * Dimension views (an aggregate grouped by one charge-back dimension, optionally by hour
+ * or day, with no user, thread, provider, model or agent filter) from the global
+ * dimension documents (dim-docs.ts): whole days from day documents, whole hours left at
+ * either end from hour documents, the partial hours at the ends raw. Documents read
+ * depend on the range, not on users or records. A period where the dimension is `over`
+ * (too many values to keep) is read raw, the cost every dimension view had before.
+ */
+import type { SqlQuerySpec } from "@azure/cosmos";
+import { aggregateInMemory, mergeRows, type AggregateQuery, type AggregateRow, type UsageTotals } from "../../types.js";
+import type { OpenedContainer } from "../container-setup.js";
+import type { CosmosContext } from "../context.js";
+import { planRange, rawRecords } from "../user-queries.js";
+import { globalPk } from "./batch.js";
+import { DIMS_DAY_TYPE, DIMS_HOUR_TYPE, nameKey, type DimsDoc } from "./dim-docs.js";
+import { GLOBAL_PARTITION, type LeaseDoc } from "./layout.js";
+
+const HOUR_MS = 3_600_000;
+
+/** The one dimension a query groups by, when the dimension documents can answer it. */
+export function dimensionOf(q: AggregateQuery): string | undefined {
+  const f = q.filter;
+  if (f.userId !== undefined || f.threadId !== undefined || f.provider !== undefined || f.model !== undefined || f.agentName !== undefined) return undefined;
+  const dims = q.groupBy.filter((k) => k.startsWith("dimension:"));
+  if (dims.length !== 1 || !q.groupBy.every((k) => k === dims[0] || k === "hour" || k === "day")) return undefined;
+  return dims[0].slice("dimension:".length);
+}
+
+export async function aggregateFromDims(ctx: CosmosContext, o: OpenedContainer, lease: LeaseDoc, query: AggregateQuery, name: string): Promise<AggregateRow[]> {
+  const f = query.filter;
+  const raw = async (start: string | undefined, end: string | undefined) => aggregateInMemory(await rawRecords(ctx, o, query, start, end), query);
+  const plan = planRange(f.start, f.end, query.groupBy.includes("hour"));
+  if (!plan) return raw(f.start, f.end);
+  const scope = { partitionKey: globalPk(ctx, o) };
+  const reads: Array<Promise<DimsDoc[]>> = [];
+  if (plan.days) reads.push(ctx.queryAll<DimsDoc>(o.container, dimsQuery(lease.epoch, "day", plan.days), scope));
+  for (const hours of plan.hours) reads.push(ctx.queryAll<DimsDoc>(o.container, dimsQuery(lease.epoch, "hour", hours), scope));
+  const edges: Array<Promise<AggregateRow[]>> = [];
+  if (plan.rawHead) edges.push(raw(f.start, plan.rawHead));
+  if (plan.rawTail) edges.push(raw(plan.rawTail, f.end));
+  const docs = (await Promise.all(reads)).flat();
+  const k = nameKey(name);
+  const rows: AggregateRow[] = [];
+  const row = (doc: DimsDoc, value: string | null, t: UsageTotals) => {
+    if (t.requests <= 0) return;
+    const key: Record<string, string | null> = {};
+    for (const g of query.groupBy) key[g] = g === "hour" ? doc.hour ?? null : g === "day" ? doc.day : value;
+    rows.push({ ...t, key });
+  };
+  for (const doc of docs) {
+    const e = doc.d[k];
+    if (doc.over || e?.over) {
+      // Too many values kept in this period: its raw records.
+      const start = doc.hour ? `${doc.hour}:00:00.000Z` : `${doc.day}T00:00:00.000Z`;
+      const end = new Date(Date.parse(start) + (doc.hour ? HOUR_MS : 24 * HOUR_MS)).toISOString();
+      edges.push(raw(start, end));
+      continue;
+    }
+    if (!e) {
+      row(doc, null, doc.all);
+      continue;
+    }
+    if (e.none) row(doc, null, e.none);
+    for (const v of Object.values(e.v ?? {})) row(doc, v.value, v.t);
+  }
+  return mergeRows([...rows, ...(await Promise.all(edges)).flat()], query.groupBy);
+}
+
+function dimsQuery(epoch: number, level: "day" | "hour", range: [string | undefined, string | undefined]): SqlQuerySpec {
+  const clauses = ["c.user_id = @partition", "c.type = @type", "c.epoch = @epoch"];
+  const parameters: Array<{ name: string; value: string | number }> = [
+    { name: "@partition", value: GLOBAL_PARTITION },
+    { name: "@type", value: level === "hour" ? DIMS_HOUR_TYPE : DIMS_DAY_TYPE },
+    { name: "@epoch", value: epoch },
+  ];
+  if (range[0] !== undefined) {
+    clauses.push(`c.${level} >= @start`);
+    parameters.push({ name: "@start", value: range[0] });
+  }
+  if (range[1] !== undefined) {
+    clauses.push(`c.${level} < @end`);
+    parameters.push({ name: "@end", value: range[1] });
+  }
+  return { query: `SELECT * FROM c WHERE ${clauses.join(" AND ")}`, parameters };
+}
