@@ -42,6 +42,7 @@ import { acquire, mustHold, release } from "./intents.js";
 import { windowDocId, windowKey, type EntityDoc } from "./leader-docs.js";
 import { GLOBAL_PARTITION, THREAD_DAY_TYPE, USER_DAY_TYPE, WINDOW_TYPE, type LeaderWindow, type LeaseDoc } from "./layout.js";
 import { readLease } from "./lease.js";
+import { messageOf, statusOf } from "../retry.js";
 import { leaseReplace } from "./rollup-writes.js";
 
 const MAX_WINDOWS = 4;
@@ -67,11 +68,11 @@ export async function cosmosLeaders(
       const grouped = (await fallback(entity, { start: `${span.start}T00:00:00.000Z`, end: `${span.end}T00:00:00.000Z` })).sort((a, b) => b.costNanos - a.costNanos);
       rows = grouped.map((r) => ({ user: String(r.key.user), thread: r.key.thread ?? undefined, cost: r.costNanos }));
     } else if (Date.parse(span.end) - Date.parse(span.start) === DAY_MS) {
-      rows = await ctx.queryAll(o.container, topQuery(lease.epoch, entity === "user" ? USER_DAY_TYPE : THREAD_DAY_TYPE, "day", span.start, offset + limit), scope(ctx, o));
+      rows = await topRows(ctx, o, lease.epoch, entity === "user" ? USER_DAY_TYPE : THREAD_DAY_TYPE, "day", span.start, offset + limit);
     } else {
       const w = await ensureWindow(ctx, o, consumer, entity, span);
       lease = (await readLease(ctx, o))!;
-      rows = await ctx.queryAll(o.container, topQuery(lease.epoch, WINDOW_TYPE, "win", windowKey(lease.epoch, w), offset + limit), scope(ctx, o));
+      rows = await topRows(ctx, o, lease.epoch, WINDOW_TYPE, "win", windowKey(lease.epoch, w), offset + limit);
     }
     for (const r of rows.slice(offset, offset + limit)) {
       out.push(entity === "user" ? { user: r.user, costNanos: r.cost, span: i } : { user: r.user, thread: r.thread, costNanos: r.cost, span: i });
@@ -82,10 +83,37 @@ export async function cosmosLeaders(
 
 const scope = (ctx: CosmosContext, o: OpenedContainer) => ({ partitionKey: globalPk(ctx, o) });
 
-function topQuery(epoch: number, type: string, field: "day" | "win", value: string, top: number): SqlQuerySpec {
+/** Containers found without the leaderboards' composite indexes (created by an earlier version). */
+const withoutComposite = new WeakSet<CosmosContext>();
+
+/**
+ * The first `top` entities of one day or window by cost. The ORDER BY names the equality
+ * filters first so the service serves it from the composite index (type, epoch, day|win,
+ * cost DESC) that container-setup.ts creates, reading about `top` index entries; a
+ * multi-property ORDER BY fails (400) on a container without that index, so there the
+ * single-property form is used (correct, but it walks the cost index of the whole global
+ * partition) and a warning says how to add the index (README).
+ */
+async function topRows(ctx: CosmosContext, o: OpenedContainer, epoch: number, type: string, field: "day" | "win", value: string, top: number): Promise<Array<{ user: string; thread?: string; cost: number }>> {
+  if (!withoutComposite.has(ctx)) {
+    try {
+      return await ctx.queryAll(o.container, topQuery(epoch, type, field, value, top, true), scope(ctx, o));
+    } catch (err) {
+      // queryAll wraps the service's answer (a StoreError whose cause carries the status).
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      if (statusOf(cause) !== 400 || !/composite index/i.test(messageOf(cause))) throw err;
+      withoutComposite.add(ctx);
+      ctx.cfg.logger?.warn("leaderboards: the container lacks the composite indexes on (type, epoch, day|win, cost DESC); add them (README, Cosmos DB) to make leaderboard reads cheap", { error: messageOf(err) });
+    }
+  }
+  return ctx.queryAll(o.container, topQuery(epoch, type, field, value, top, false), scope(ctx, o));
+}
+
+export function topQuery(epoch: number, type: string, field: "day" | "win", value: string, top: number, composite: boolean): SqlQuerySpec {
   if (!Number.isInteger(top) || top < 1) throw new RangeError(`not a positive integer: ${top}`);
+  const order = composite ? `c.type ASC, c.epoch ASC, c.${field} ASC, c.cost DESC` : "c.cost DESC";
   return {
-    query: `SELECT TOP ${top} c.user, c.thread, c.cost FROM c WHERE c.user_id = @partition AND c.type = @type AND c.epoch = @epoch AND c.${field} = @value ORDER BY c.cost DESC`,
+    query: `SELECT TOP ${top} c.user, c.thread, c.cost FROM c WHERE c.user_id = @partition AND c.type = @type AND c.epoch = @epoch AND c.${field} = @value ORDER BY ${order}`,
     parameters: [
       { name: "@partition", value: GLOBAL_PARTITION },
       { name: "@type", value: type },
