@@ -6,14 +6,14 @@
  * depend on the range, not on users or records. A period where the dimension is `over`
  * (too many values to keep) is read raw, the cost every dimension view had before.
  */
-import type { SqlQuerySpec } from "@azure/cosmos";
 import { aggregateInMemory, mergeRows, type AggregateQuery, type AggregateRow, type UsageTotals } from "../../types.js";
 import type { OpenedContainer } from "../container-setup.js";
 import type { CosmosContext } from "../context.js";
 import { planRange, rawRecords } from "../user-queries.js";
 import { globalPk } from "./batch.js";
 import { DIMS_DAY_TYPE, DIMS_HOUR_TYPE, nameKey, type DimsDoc } from "./dim-docs.js";
-import { GLOBAL_PARTITION, type LeaseDoc } from "./layout.js";
+import type { LeaseDoc } from "./layout.js";
+import { globalDocsQuery } from "./reads.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -33,8 +33,8 @@ export async function aggregateFromDims(ctx: CosmosContext, o: OpenedContainer, 
   if (!plan) return raw(f.start, f.end);
   const scope = { partitionKey: globalPk(ctx, o) };
   const reads: Array<Promise<DimsDoc[]>> = [];
-  if (plan.days) reads.push(ctx.queryAll<DimsDoc>(o.container, dimsQuery(lease.epoch, "day", plan.days), scope));
-  for (const hours of plan.hours) reads.push(ctx.queryAll<DimsDoc>(o.container, dimsQuery(lease.epoch, "hour", hours), scope));
+  if (plan.days) reads.push(ctx.queryAll<DimsDoc>(o.container, globalDocsQuery(lease.epoch, DIMS_DAY_TYPE, "day", plan.days), scope));
+  for (const hours of plan.hours) reads.push(ctx.queryAll<DimsDoc>(o.container, globalDocsQuery(lease.epoch, DIMS_HOUR_TYPE, "hour", hours), scope));
   const edges: Array<Promise<AggregateRow[]>> = [];
   if (plan.rawHead) edges.push(raw(f.start, plan.rawHead));
   if (plan.rawTail) edges.push(raw(plan.rawTail, f.end));
@@ -64,22 +64,4 @@ export async function aggregateFromDims(ctx: CosmosContext, o: OpenedContainer, 
     for (const v of Object.values(e.v ?? {})) row(doc, v.value, v.t);
   }
   return mergeRows([...rows, ...(await Promise.all(edges)).flat()], query.groupBy);
-}
-
-function dimsQuery(epoch: number, level: "day" | "hour", range: [string | undefined, string | undefined]): SqlQuerySpec {
-  const clauses = ["c.user_id = @partition", "c.type = @type", "c.epoch = @epoch"];
-  const parameters: Array<{ name: string; value: string | number }> = [
-    { name: "@partition", value: GLOBAL_PARTITION },
-    { name: "@type", value: level === "hour" ? DIMS_HOUR_TYPE : DIMS_DAY_TYPE },
-    { name: "@epoch", value: epoch },
-  ];
-  if (range[0] !== undefined) {
-    clauses.push(`c.${level} >= @start`);
-    parameters.push({ name: "@start", value: range[0] });
-  }
-  if (range[1] !== undefined) {
-    clauses.push(`c.${level} < @end`);
-    parameters.push({ name: "@end", value: range[1] });
-  }
-  return { query: `SELECT * FROM c WHERE ${clauses.join(" AND ")}`, parameters };
 }
