@@ -43,6 +43,7 @@ export async function benchCosmosGlobal(fleets = [40, 160, 640], perUser = 3): P
       "top 10 users, again": [],
       "top 10 threads, first call (builds the span's window)": [],
       "top 10 threads, again": [],
+      "top 10 users, next day's first call (window derived from the day before's)": [],
     };
     for (const users of fleets) {
       const store = open(`fleet-${users}`);
@@ -63,6 +64,8 @@ export async function benchCosmosGlobal(fleets = [40, 160, 640], perUser = 3): P
       await measure("top 10 users, again", () => q.getTopUsers({ ...range, limit: 10 }));
       await measure("top 10 threads, first call (builds the span's window)", () => q.getTopThreads({ ...range, limit: 10 }));
       await measure("top 10 threads, again", () => q.getTopThreads({ ...range, limit: 10 }));
+      const next = { start: new Date(range.start.getTime() + DAY_MS), end: new Date(range.end.getTime() + DAY_MS) };
+      await measure("top 10 users, next day's first call (window derived from the day before's)", () => q.getTopUsers({ ...next, limit: 10 }));
       await store.close();
     }
     for (const [name, counts] of Object.entries(views)) {

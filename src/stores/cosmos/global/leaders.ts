@@ -6,9 +6,10 @@
  *   per-entity documents (a query reading `offset + limit` documents);
  * - a span of several whole days: the same over that span's window documents. A window
  *   is built the first time a leaderboard asks for its span (once a day for "the last 30
- *   days": one read of the span's entity-day documents, which grows with active
- *   entity-days, and one document per entity written), under the maintenance lock after a
- *   drain, and registered in the lease; from then on every commit (consumer, re-price,
+ *   days"), under the maintenance lock after a drain, and registered in the lease: derived
+ *   from an overlapping registered window (yesterday's) plus the days gained minus the
+ *   days lost, or else summed from the span's entity-day documents (window-sums.ts); either
+ *   way one document per entity is written; from then on every commit (consumer, re-price,
  *   prune) updates the windows covering its days in the same batch, so a window stays
  *   exact. At most `MAX_WINDOWS` per entity are registered, the oldest dropped first
  *   (and its documents deleted);
@@ -23,8 +24,6 @@ import type { OperationInput, SqlParameter, SqlQuerySpec } from "@azure/cosmos";
 import type { UsageRecord } from "../../../record/types.js";
 import {
   aggregateInMemory,
-  emptyTotals,
-  addTotals,
   mergeRows,
   type AggregateRow,
   type DaySpan,
@@ -39,11 +38,12 @@ import { USAGE_TYPE_CLAUSE } from "../queries.js";
 import { globalPk, MAX_BATCH_OPERATIONS, sendGlobalBatch } from "./batch.js";
 import type { GlobalConsumer } from "./consumer.js";
 import { acquire, mustHold, release } from "./intents.js";
-import { windowDocId, windowKey, type EntityDoc } from "./leader-docs.js";
+import { windowKey, type EntityDoc } from "./leader-docs.js";
 import { GLOBAL_PARTITION, THREAD_DAY_TYPE, USER_DAY_TYPE, WINDOW_TYPE, type LeaderWindow, type LeaseDoc } from "./layout.js";
 import { readLease } from "./lease.js";
 import { messageOf, statusOf } from "../retry.js";
 import { leaseReplace } from "./rollup-writes.js";
+import { windowSums } from "./window-sums.js";
 
 const MAX_WINDOWS = 4;
 const DAY_MS = 86_400_000;
@@ -137,14 +137,7 @@ async function ensureWindow(ctx: CosmosContext, o: OpenedContainer, consumer: Gl
     if (again) return again;
     const w: LeaderWindow = { entity, start: span.start, end: span.end, build: randomUUID().slice(0, 8) };
     const win = windowKey(lease.epoch, w);
-    const days = await ctx.queryAll<EntityDoc>(o.container, spanDaysQuery(lease.epoch, entity, span), scope(ctx, o));
-    const sums = new Map<string, EntityDoc>();
-    for (const d of days) {
-      const id = windowDocId(win, d.user, d.thread);
-      const cur = sums.get(id);
-      if (cur) addTotals(cur.t, d.t);
-      else sums.set(id, { ...d, id, type: WINDOW_TYPE, win, day: undefined, t: addTotals(emptyTotals(), d.t), _etag: undefined });
-    }
+    const sums = await windowSums(ctx, o, lease.epoch, entity, span, win, lease.windows ?? []);
     const creates: OperationInput[] = [...sums.values()].map((d) => {
       const body = Object.fromEntries(Object.entries({ ...d, cost: d.t.costNanos }).filter(([k, v]) => v !== undefined && !k.startsWith("_")));
       return { operationType: "Create", resourceBody: body as never };
@@ -180,19 +173,6 @@ async function deleteWindowDocs(ctx: CosmosContext, o: OpenedContainer, win: str
     const ops: OperationInput[] = docs.slice(i, i + MAX_BATCH_OPERATIONS).map((d) => ({ operationType: "Delete", id: d.id }));
     await sendGlobalBatch(ctx, o, ops, "the clean-up of a dropped leaderboard window");
   }
-}
-
-function spanDaysQuery(epoch: number, entity: LeaderEntity, span: DaySpan): SqlQuerySpec {
-  return {
-    query: "SELECT * FROM c WHERE c.user_id = @partition AND c.type = @type AND c.epoch = @epoch AND c.day >= @start AND c.day < @end",
-    parameters: [
-      { name: "@partition", value: GLOBAL_PARTITION },
-      { name: "@type", value: entity === "user" ? USER_DAY_TYPE : THREAD_DAY_TYPE },
-      { name: "@epoch", value: epoch },
-      { name: "@start", value: span.start },
-      { name: "@end", value: span.end },
-    ],
-  };
 }
 
 /** Exact totals of the candidates over `range` (any alignment). */
