@@ -136,21 +136,30 @@ function applyChange(doc: DimsDoc, r: UsageRecord, sign: 1 | -1): void {
   addTotals(doc.all, t);
 }
 
-/** Drops the dimensions with the most values (marking them `over`) until the document fits. */
+const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
+
+/**
+ * Drops the dimensions with the most values (marking them `over`) until the document fits.
+ * Sizes are measured once and adjusted by each marking's exact difference, so a document
+ * with thousands of dimension names costs a sort, not a serialization per name.
+ */
 function bound(doc: DimsDoc): void {
-  while (Buffer.byteLength(JSON.stringify(doc)) > DIM_DOC_BYTES) {
-    let worst: DimEntry | undefined;
-    for (const e of Object.values(doc.d)) {
-      if (!e.over && (!worst || Object.keys(e.v ?? {}).length > Object.keys(worst.v ?? {}).length)) worst = e;
-    }
-    if (!worst) {
-      doc.over = true;
-      doc.d = {};
-      return;
-    }
-    worst.over = true;
-    delete worst.v;
-    delete worst.none;
+  let size = bytes(doc);
+  if (size <= DIM_DOC_BYTES) return;
+  const widest = Object.values(doc.d)
+    .filter((e) => !e.over)
+    .map((e) => ({ e, values: Object.keys(e.v ?? {}).length, size: bytes(e) }))
+    .sort((a, b) => b.values - a.values || b.size - a.size);
+  for (const w of widest) {
+    if (size <= DIM_DOC_BYTES) return;
+    w.e.over = true;
+    delete w.e.v;
+    delete w.e.none;
+    size -= w.size - bytes(w.e);
+  }
+  if (size > DIM_DOC_BYTES) {
+    doc.over = true;
+    doc.d = {};
   }
 }
 
