@@ -144,7 +144,7 @@ describe("dimension views from the global dimension documents", () => {
     await expectExact(store, now, false);
   });
 
-  it("a dimension with too many values to keep is read raw for its periods; the others keep their documents", async () => {
+  it("a dimension with too many values for a day is read from its hours (raw where an hour is over too); the others keep their documents", async () => {
     const id = local.uniqueContainerId("d-wide");
     const store = storeOn(id);
     // 600 distinct 250-character values in one day: more than a 200 KB document holds.
@@ -164,9 +164,18 @@ describe("dimension views from the global dimension documents", () => {
     const doc = JSON.stringify(resources[0]);
     expect(doc).toContain('"over":true');
     expect(doc.length).toBeLessThan(200_000);
+    // The wide one from the day's hour documents (about 25 values each), not from the 600 records.
+    const wideRead = await cost(store, wide);
+    expect(wideRead.documents).toBeLessThanOrEqual(1 + 1 + 24);
     // The narrow dimension is still read from the document: the lease and one day document, no raw record.
     const narrow = await cost(store, { ...wide, groupBy: ["dimension:tenant"] });
     expect(narrow.documents).toBe(2);
+    // All in one hour: the hour is over too, and is read raw; still exact.
+    const packed = storeOn(local.uniqueContainerId("d-wide-hour"));
+    const oneHour = records.map((r, n) => ({ ...r, id: `${r.id}-h`, timestamp: new Date(DAY0 + 2 * HOUR + n * 1000).toISOString() }));
+    await packed.append(oneHour);
+    expect(sorted(await packed.aggregate(wide), true)).toEqual(sorted(aggregateInMemory(oneHour, wide), true));
+    expect((await cost(packed, wide)).documents).toBeGreaterThanOrEqual(oneHour.length);
   });
 
   it("read the same documents and requests at 4, 16 and 64 users", async () => {

@@ -15,10 +15,11 @@
  * payload: a document whose JSON would exceed `DIM_DOC_BYTES` drops the dimension with the
  * most values in it and marks it `over` for that period (for the rest of the epoch; later
  * deltas of that dimension are skipped there, so what remains is still exact). A view of
- * an `over` dimension reads that period's raw records instead (global/dim-reads.ts). A
- * hostile dimension with 100,000 distinct values a day is `over` in each day document (and
- * in the hour documents where it has more than about 500 values), and costs what every
- * dimension view cost before: a raw read of those periods. The other dimensions of the
+ * an `over` dimension reads an `over` day from its hour documents and an `over` hour from
+ * its raw records (global/dim-reads.ts). A hostile dimension with 100,000 distinct values a
+ * day is `over` in each day document and in the hour documents where it has more than
+ * about 500 values, and costs its own views what every dimension view cost before: a raw
+ * read of those hours. The other dimensions of the
  * period keep their rollups. If even the markers do not fit (thousands of dimension
  * names in one period) the whole document is `over`.
  *
