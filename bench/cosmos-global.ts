@@ -1,7 +1,7 @@
 /**
  * The Cosmos store's application-wide views, counted at the SDK (bench/cosmos-sdk-meter.ts)
- * on the extended local server: documents read by each global view (30 days) at three
- * fleet sizes (leaderboards: the first call of the day builds the span's window, later
+ * on the extended local server: documents read by each global view (30 days, a
+ * dimension view included) at three fleet sizes (leaderboards: the first call of the day builds the span's window, later
  * calls read its top), and what the change-feed consumer costs per record it folds (documents
  * read and written, RU from the published model), folding after every flush (the
  * default: a flush is in the global views when it resolves) and once for many flushes
@@ -20,11 +20,11 @@ const SECTION = "Cosmos (local server)";
 const KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
 const END = Date.UTC(2036, 8, 1);
 
-/** `users` users, `perUser` calls each on average, over 30 days (every day has calls). */
+/** `users` users, `perUser` calls each on average, over 30 days (every day has calls); a tenant dimension (20 values) on most. */
 function fleet(users: number, perUser: number, seed: number): UsageRecord[] {
   const out: UsageRecord[] = [];
   for (const chunk of datasetChunks({ total: users * perUser, users: users + 1, heavyShare: 0, endMs: END, days: 30, seed }, 1000)) out.push(...chunk);
-  return out.map((r, i) => ({ ...r, id: `f${users}-${seed}-${i}` }));
+  return out.map((r, i) => ({ ...r, id: `f${users}-${seed}-${i}`, dimensions: (i % 5 === 0 ? {} : { tenant: `tenant-${i % 20}` }) as Record<string, string> }));
 }
 
 export async function benchCosmosGlobal(fleets = [40, 160, 640], perUser = 3): Promise<Row[]> {
@@ -38,10 +38,12 @@ export async function benchCosmosGlobal(fleets = [40, 160, 640], perUser = 3): P
     const views: Record<string, MeterCounts[]> = {
       "getOverallUsage": [],
       "usage by model": [],
+      "usage by dimension (tenant)": [],
       "top 10 users, first call (builds the span's window)": [],
       "top 10 users, again": [],
       "top 10 threads, first call (builds the span's window)": [],
       "top 10 threads, again": [],
+      "top 10 users, next day's first call (window derived from the day before's)": [],
     };
     for (const users of fleets) {
       const store = open(`fleet-${users}`);
@@ -57,10 +59,13 @@ export async function benchCosmosGlobal(fleets = [40, 160, 640], perUser = 3): P
       };
       await measure("getOverallUsage", () => q.getOverallUsage(range));
       await measure("usage by model", () => q.getUsageByModel(range));
+      await measure("usage by dimension (tenant)", () => q.getUsageBy("tenant", range));
       await measure("top 10 users, first call (builds the span's window)", () => q.getTopUsers({ ...range, limit: 10 }));
       await measure("top 10 users, again", () => q.getTopUsers({ ...range, limit: 10 }));
       await measure("top 10 threads, first call (builds the span's window)", () => q.getTopThreads({ ...range, limit: 10 }));
       await measure("top 10 threads, again", () => q.getTopThreads({ ...range, limit: 10 }));
+      const next = { start: new Date(range.start.getTime() + DAY_MS), end: new Date(range.end.getTime() + DAY_MS) };
+      await measure("top 10 users, next day's first call (window derived from the day before's)", () => q.getTopUsers({ ...next, limit: 10 }));
       await store.close();
     }
     for (const [name, counts] of Object.entries(views)) {

@@ -512,4 +512,33 @@ describe("leaderboards from the global partition", () => {
     expect(reads[1]).toBe(reads[0]);
     expect(reads[2]).toBe(reads[0]);
   });
+
+  it("the next day's window is derived from the day before's: exact, reading two days of entity-days instead of the span's", async () => {
+    const store = storeOn(local.uniqueContainerId("g-derive"));
+    const records = fleet("dw", 12, 20, 12);
+    await store.append(records);
+    const q = new UsageQueries(store);
+    const day = (n: number) => new Date(DAY0 + n * 24 * HOUR).toISOString();
+    const firstCall = async (start: string, end: string) => {
+      const before = store.metrics.documentsRead;
+      const users = await q.getTopUsers({ start, end, limit: 4 });
+      const threads = await q.getTopThreads({ start, end, limit: 4 });
+      return { read: store.metrics.documentsRead - before, users: users.map((r) => [r.key, r.totalCostNanos]), threads: threads.map((r) => [r.key, r.totalCostNanos]) };
+    };
+    const expected = (start: string, end: string) => ({
+      users: expectedLeaders(records, "user", start, end, 4).map((r) => [r.key, r.cost]),
+      threads: expectedLeaders(records, "thread", start, end, 4).map((r) => [r.key, r.cost]),
+    });
+    const built = await firstCall(day(0), day(10));
+    expect({ users: built.users, threads: built.threads }).toEqual(expected(day(0), day(10)));
+    expect(store.metrics.windowsDerived).toBe(0);
+    const derived = await firstCall(day(1), day(11));
+    expect({ users: derived.users, threads: derived.threads }).toEqual(expected(day(1), day(11)));
+    expect(store.metrics.windowsDerived).toBe(2); // users and threads
+    expect(derived.read).toBeLessThan(built.read);
+    // Shorter and disjoint spans are built, not derived.
+    const other = await firstCall(day(10), day(12));
+    expect({ users: other.users, threads: other.threads }).toEqual(expected(day(10), day(12)));
+    expect(store.metrics.windowsDerived).toBe(2);
+  });
 });

@@ -13,6 +13,34 @@ export interface OpenedContainer {
   ownedClient?: CosmosClient;
 }
 
+/**
+ * Composite indexes the store's ORDER BY queries are served from: records newest first per
+ * user (listing), and the leaderboards' top entities of a day or a window by cost
+ * (global/leaders.ts). A query ordering by several properties needs a composite index
+ * matching its ORDER BY exactly (Microsoft's indexing-policy documentation); with the
+ * equality filters first, the service reads only the top entries instead of the cost
+ * index of the whole global partition. An existing container gets them by an indexing
+ * policy update (README).
+ */
+export const COMPOSITE_INDEXES: Array<Array<{ path: string; order: "ascending" | "descending" }>> = [
+  [
+    { path: "/user_id", order: "ascending" },
+    { path: "/timestamp", order: "descending" },
+  ],
+  [
+    { path: "/type", order: "ascending" },
+    { path: "/epoch", order: "ascending" },
+    { path: "/day", order: "ascending" },
+    { path: "/cost", order: "descending" },
+  ],
+  [
+    { path: "/type", order: "ascending" },
+    { path: "/epoch", order: "ascending" },
+    { path: "/win", order: "ascending" },
+    { path: "/cost", order: "descending" },
+  ],
+];
+
 /** Only what the store filters or sorts on is indexed: metadata and rollup bodies are not. */
 export function containerDefinition(cfg: ResolvedCosmosConfig): ContainerDefinition {
   return {
@@ -31,6 +59,9 @@ export function containerDefinition(cfg: ResolvedCosmosConfig): ContainerDefinit
         { path: "/error_message/?" },
         { path: "/groups/*" },
         { path: "/g/*" },
+        // Global dimension documents: values and totals are only read whole, never filtered on.
+        { path: "/d/*" },
+        { path: "/all/*" },
         { path: "/value/*" },
         // Budget counters are only read by id: their per-holder leases and a rolling window's
         // buckets (up to 61 keys) would otherwise be indexed on every report.
@@ -38,12 +69,7 @@ export function containerDefinition(cfg: ResolvedCosmosConfig): ContainerDefinit
         { path: "/buckets/*" },
         { path: '/"_etag"/?' },
       ],
-      compositeIndexes: [
-        [
-          { path: "/user_id", order: "ascending" },
-          { path: "/timestamp", order: "descending" },
-        ],
-      ],
+      compositeIndexes: COMPOSITE_INDEXES,
     },
   };
 }

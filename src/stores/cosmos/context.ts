@@ -28,10 +28,12 @@ export interface CosmosStoreMetrics {
   recordsFolded: number;
   /** Consumer batches that lost the lease to another consumer (discarded, re-read). */
   leaseRaces: number;
+  /** Leaderboard windows derived from an overlapping registered window instead of summed from entity-days. */
+  windowsDerived: number;
 }
 
 export class CosmosContext {
-  readonly metrics: CosmosStoreMetrics = { queries: 0, documentsRead: 0, bulkRequests: 0, batchRequests: 0, batchOperations: 0, rollupRaces: 0, changeFeedPages: 0, recordsFolded: 0, leaseRaces: 0 };
+  readonly metrics: CosmosStoreMetrics = { queries: 0, documentsRead: 0, bulkRequests: 0, batchRequests: 0, batchOperations: 0, rollupRaces: 0, changeFeedPages: 0, recordsFolded: 0, leaseRaces: 0, windowsDerived: 0 };
   readonly policy: RetryPolicy;
   private opening?: Promise<OpenedContainer>;
   private loadingSdk?: Promise<CosmosSdk>;

@@ -40,6 +40,8 @@ export interface FaultSpec {
   retryAfterMs?: number;
   /** `x-ms-substatus` on the answer. @default 3200 for a 429 (request rate too large) */
   subStatus?: number;
+  /** The answer's message, e.g. the service's text for a query it refuses. @default "Injected fault: <status>." */
+  message?: string;
   /** Apply the request, then answer the error instead of its result. @default false */
   afterApplying?: boolean;
   /** Close the connection instead of answering (with `afterApplying`: the write happened, the client sees a reset). @default false */
@@ -88,7 +90,8 @@ export function faultAnswer(spec: FaultSpec): { headers: Record<string, string>;
   if (retryAfterMs !== undefined) headers["x-ms-retry-after-ms"] = String(retryAfterMs);
   if (subStatus !== undefined) headers["x-ms-substatus"] = String(subStatus);
   const code = spec.status === 429 ? "TooManyRequests" : spec.status === 503 ? "ServiceUnavailable" : `Status${spec.status}`;
-  return { headers, body: { code, message: `Injected fault: ${spec.status}${spec.afterApplying ? " after applying the request" : ""}.` } };
+  const message = spec.message ?? `Injected fault: ${spec.status}${spec.afterApplying ? " after applying the request" : ""}.`;
+  return { headers, body: { code, message } };
 }
 
 export class OperationCounter {

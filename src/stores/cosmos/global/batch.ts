@@ -15,6 +15,14 @@ import { GLOBAL_MONTH, GLOBAL_PARTITION } from "./layout.js";
 /** Service limit: operations per transactional batch. */
 export const MAX_BATCH_OPERATIONS = 100;
 
+/** Below the service's 2 MB request limit for a transactional batch, with room for headers. */
+const MAX_BATCH_BYTES = 1_800_000;
+
+/** Whether `ops` (plus the lease write) must be split: too many operations or too many bytes. */
+export function batchTooLarge(ops: OperationInput[]): boolean {
+  return ops.length + 1 > MAX_BATCH_OPERATIONS || Buffer.byteLength(JSON.stringify(ops)) > MAX_BATCH_BYTES;
+}
+
 export function globalPk(ctx: CosmosContext, o: OpenedContainer): string | string[] {
   return ctx.pk(o, GLOBAL_PARTITION, GLOBAL_MONTH);
 }

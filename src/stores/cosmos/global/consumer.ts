@@ -6,8 +6,9 @@
  * exactly once: a consumer that crashes before its commit changed nothing (the next
  * one reads the same page again), and of two replicas folding the same page only the
  * first commit succeeds; the other's batch fails whole (412), it discards its fold and
- * re-reads the lease. A page whose batch would exceed 100 operations (records spread
- * over many hours) is read again smaller.
+ * re-reads the lease. A page whose batch would exceed 100 operations or 2 MB (records
+ * spread over many hours) is read again smaller. The dimension documents (dim-docs.ts)
+ * are folded in the same batch.
  *
  * The feed also carries the consumer's own writes (lease, global rollups) and the
  * per-user rollups: they are skipped. Pages holding only the global partition's own
@@ -22,7 +23,8 @@
 import type { OpenedContainer } from "../container-setup.js";
 import type { CosmosContext } from "../context.js";
 import { messageOf, sleep } from "../retry.js";
-import { MAX_BATCH_OPERATIONS, sendGlobalBatch } from "./batch.js";
+import { batchTooLarge, sendGlobalBatch } from "./batch.js";
+import { addDimRecords, dimOperations } from "./dim-docs.js";
 import { openFeed } from "./feed.js";
 import { addRecords, foldable } from "./fold.js";
 import { finishStaleLock } from "./intents.js";
@@ -91,12 +93,13 @@ export class GlobalConsumer {
         return r === "ok" ? "caught-up" : "raced";
       }
       const records = foldable(page.items, lease.epoch);
-      const [rollups, leaders] = await Promise.all([
+      const [rollups, leaders, dims] = await Promise.all([
         rollupOperations(ctx, o, lease.epoch, addRecords(new Map(), records, 1)),
         entityOperations(ctx, o, addEntityRecords(new Map(), records, 1, lease.epoch, lease.windows)),
+        lease.dims ? dimOperations(ctx, o, lease.epoch, addDimRecords(new Map(), records, 1)) : [],
       ]);
-      const ops = [...rollups, ...leaders];
-      if (ops.length + 1 > MAX_BATCH_OPERATIONS && size > 1) {
+      const ops = [...rollups, ...leaders, ...dims];
+      if (batchTooLarge(ops) && size > 1) {
         size = Math.max(1, Math.floor(size / 2));
         continue;
       }

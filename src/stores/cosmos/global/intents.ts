@@ -29,7 +29,8 @@ import type { OpenedContainer } from "../container-setup.js";
 import type { CosmosContext, Doc } from "../context.js";
 import { fromUsageDocument } from "../documents.js";
 import { sleep, statusOf, withRetry } from "../retry.js";
-import { MAX_BATCH_OPERATIONS, sendGlobalBatch } from "./batch.js";
+import { batchTooLarge, sendGlobalBatch } from "./batch.js";
+import { addDimRecords, dimOperations } from "./dim-docs.js";
 import type { GlobalConsumer } from "./consumer.js";
 import { addRecords } from "./fold.js";
 import { newLease, type LeaseDoc, type RecordIntent } from "./layout.js";
@@ -86,8 +87,13 @@ async function commitChunk(ctx: CosmosContext, o: OpenedContainer, holder: strin
   const news: UsageRecord[] = changes.flatMap((c) => (c.next ? [fromUsageDocument(c.next)] : []));
   const deltas = addRecords(addRecords(new Map(), olds, -1), news, 1);
   const entities = addEntityRecords(addEntityRecords(new Map(), olds, -1, lease.epoch, lease.windows), news, 1, lease.epoch, lease.windows);
-  const ops = [...(await rollupOperations(ctx, o, lease.epoch, deltas)), ...(await entityOperations(ctx, o, entities))];
-  if (ops.length + 1 > MAX_BATCH_OPERATIONS) {
+  const dims = lease.dims ? addDimRecords(addDimRecords(new Map(), olds, -1), news, 1) : undefined;
+  const ops = [
+    ...(await rollupOperations(ctx, o, lease.epoch, deltas)),
+    ...(await entityOperations(ctx, o, entities)),
+    ...(dims ? await dimOperations(ctx, o, lease.epoch, dims) : []),
+  ];
+  if (batchTooLarge(ops)) {
     if (changes.length === 1) throw new StoreError("global rollups: one record's change does not fit a batch");
     const half = Math.ceil(changes.length / 2);
     await commitChunk(ctx, o, holder, changes.slice(0, half));

@@ -79,6 +79,12 @@ export interface LeaseDoc {
   continuation: string | null;
   /** True once this epoch's consumer has reached the end of the feed: reads may use the rollups. */
   ready: boolean;
+  /**
+   * This epoch keeps the dimension documents (dim-docs.ts) from its start. An epoch begun
+   * by an earlier version has none for the records it folded: dimension views read raw
+   * records until `rebuildRollups()` starts an epoch that has them.
+   */
+  dims?: boolean;
   /** Leaderboard windows kept exact by every commit (at most a few per entity). */
   windows?: LeaderWindow[];
   /** Held by a maintenance call: consumers do not commit while it is set. */
@@ -100,6 +106,7 @@ export function newLease(epoch: number): LeaseDoc {
     epoch,
     continuation: null,
     ready: false,
+    dims: true,
   };
 }
 

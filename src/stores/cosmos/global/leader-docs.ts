@@ -57,7 +57,7 @@ export function windowDocId(win: string, user: string, thread?: string): string 
   return `~gw${hash([win, user, thread ?? null])}`;
 }
 
-function negated(t: UsageTotals): UsageTotals {
+export function negated(t: UsageTotals): UsageTotals {
   const n = emptyTotals();
   for (const k of Object.keys(n) as Array<keyof UsageTotals>) {
     if (typeof t[k] === "number") (n[k] as number) = -(t[k] as number);

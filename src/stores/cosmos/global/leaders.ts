@@ -6,9 +6,10 @@
  *   per-entity documents (a query reading `offset + limit` documents);
  * - a span of several whole days: the same over that span's window documents. A window
  *   is built the first time a leaderboard asks for its span (once a day for "the last 30
- *   days": one read of the span's entity-day documents, which grows with active
- *   entity-days, and one document per entity written), under the maintenance lock after a
- *   drain, and registered in the lease; from then on every commit (consumer, re-price,
+ *   days"), under the maintenance lock after a drain, and registered in the lease: derived
+ *   from an overlapping registered window (yesterday's) plus the days gained minus the
+ *   days lost, or else summed from the span's entity-day documents (window-sums.ts); either
+ *   way one document per entity is written; from then on every commit (consumer, re-price,
  *   prune) updates the windows covering its days in the same batch, so a window stays
  *   exact. At most `MAX_WINDOWS` per entity are registered, the oldest dropped first
  *   (and its documents deleted);
@@ -23,8 +24,6 @@ import type { OperationInput, SqlParameter, SqlQuerySpec } from "@azure/cosmos";
 import type { UsageRecord } from "../../../record/types.js";
 import {
   aggregateInMemory,
-  emptyTotals,
-  addTotals,
   mergeRows,
   type AggregateRow,
   type DaySpan,
@@ -39,10 +38,12 @@ import { USAGE_TYPE_CLAUSE } from "../queries.js";
 import { globalPk, MAX_BATCH_OPERATIONS, sendGlobalBatch } from "./batch.js";
 import type { GlobalConsumer } from "./consumer.js";
 import { acquire, mustHold, release } from "./intents.js";
-import { windowDocId, windowKey, type EntityDoc } from "./leader-docs.js";
+import { windowKey, type EntityDoc } from "./leader-docs.js";
 import { GLOBAL_PARTITION, THREAD_DAY_TYPE, USER_DAY_TYPE, WINDOW_TYPE, type LeaderWindow, type LeaseDoc } from "./layout.js";
 import { readLease } from "./lease.js";
+import { messageOf, statusOf } from "../retry.js";
 import { leaseReplace } from "./rollup-writes.js";
+import { windowSums } from "./window-sums.js";
 
 const MAX_WINDOWS = 4;
 const DAY_MS = 86_400_000;
@@ -67,11 +68,11 @@ export async function cosmosLeaders(
       const grouped = (await fallback(entity, { start: `${span.start}T00:00:00.000Z`, end: `${span.end}T00:00:00.000Z` })).sort((a, b) => b.costNanos - a.costNanos);
       rows = grouped.map((r) => ({ user: String(r.key.user), thread: r.key.thread ?? undefined, cost: r.costNanos }));
     } else if (Date.parse(span.end) - Date.parse(span.start) === DAY_MS) {
-      rows = await ctx.queryAll(o.container, topQuery(lease.epoch, entity === "user" ? USER_DAY_TYPE : THREAD_DAY_TYPE, "day", span.start, offset + limit), scope(ctx, o));
+      rows = await topRows(ctx, o, lease.epoch, entity === "user" ? USER_DAY_TYPE : THREAD_DAY_TYPE, "day", span.start, offset + limit);
     } else {
       const w = await ensureWindow(ctx, o, consumer, entity, span);
       lease = (await readLease(ctx, o))!;
-      rows = await ctx.queryAll(o.container, topQuery(lease.epoch, WINDOW_TYPE, "win", windowKey(lease.epoch, w), offset + limit), scope(ctx, o));
+      rows = await topRows(ctx, o, lease.epoch, WINDOW_TYPE, "win", windowKey(lease.epoch, w), offset + limit);
     }
     for (const r of rows.slice(offset, offset + limit)) {
       out.push(entity === "user" ? { user: r.user, costNanos: r.cost, span: i } : { user: r.user, thread: r.thread, costNanos: r.cost, span: i });
@@ -82,10 +83,37 @@ export async function cosmosLeaders(
 
 const scope = (ctx: CosmosContext, o: OpenedContainer) => ({ partitionKey: globalPk(ctx, o) });
 
-function topQuery(epoch: number, type: string, field: "day" | "win", value: string, top: number): SqlQuerySpec {
+/** Containers found without the leaderboards' composite indexes (created by an earlier version). */
+const withoutComposite = new WeakSet<CosmosContext>();
+
+/**
+ * The first `top` entities of one day or window by cost. The ORDER BY names the equality
+ * filters first so the service serves it from the composite index (type, epoch, day|win,
+ * cost DESC) that container-setup.ts creates, reading about `top` index entries; a
+ * multi-property ORDER BY fails (400) on a container without that index, so there the
+ * single-property form is used (correct, but it walks the cost index of the whole global
+ * partition) and a warning says how to add the index (README).
+ */
+async function topRows(ctx: CosmosContext, o: OpenedContainer, epoch: number, type: string, field: "day" | "win", value: string, top: number): Promise<Array<{ user: string; thread?: string; cost: number }>> {
+  if (!withoutComposite.has(ctx)) {
+    try {
+      return await ctx.queryAll(o.container, topQuery(epoch, type, field, value, top, true), scope(ctx, o));
+    } catch (err) {
+      // queryAll wraps the service's answer (a StoreError whose cause carries the status).
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      if (statusOf(cause) !== 400 || !/composite index/i.test(messageOf(cause))) throw err;
+      withoutComposite.add(ctx);
+      ctx.cfg.logger?.warn("leaderboards: the container lacks the composite indexes on (type, epoch, day|win, cost DESC); add them (README, Cosmos DB) to make leaderboard reads cheap", { error: messageOf(err) });
+    }
+  }
+  return ctx.queryAll(o.container, topQuery(epoch, type, field, value, top, false), scope(ctx, o));
+}
+
+export function topQuery(epoch: number, type: string, field: "day" | "win", value: string, top: number, composite: boolean): SqlQuerySpec {
   if (!Number.isInteger(top) || top < 1) throw new RangeError(`not a positive integer: ${top}`);
+  const order = composite ? `c.type ASC, c.epoch ASC, c.${field} ASC, c.cost DESC` : "c.cost DESC";
   return {
-    query: `SELECT TOP ${top} c.user, c.thread, c.cost FROM c WHERE c.user_id = @partition AND c.type = @type AND c.epoch = @epoch AND c.${field} = @value ORDER BY c.cost DESC`,
+    query: `SELECT TOP ${top} c.user, c.thread, c.cost FROM c WHERE c.user_id = @partition AND c.type = @type AND c.epoch = @epoch AND c.${field} = @value ORDER BY ${order}`,
     parameters: [
       { name: "@partition", value: GLOBAL_PARTITION },
       { name: "@type", value: type },
@@ -109,14 +137,7 @@ async function ensureWindow(ctx: CosmosContext, o: OpenedContainer, consumer: Gl
     if (again) return again;
     const w: LeaderWindow = { entity, start: span.start, end: span.end, build: randomUUID().slice(0, 8) };
     const win = windowKey(lease.epoch, w);
-    const days = await ctx.queryAll<EntityDoc>(o.container, spanDaysQuery(lease.epoch, entity, span), scope(ctx, o));
-    const sums = new Map<string, EntityDoc>();
-    for (const d of days) {
-      const id = windowDocId(win, d.user, d.thread);
-      const cur = sums.get(id);
-      if (cur) addTotals(cur.t, d.t);
-      else sums.set(id, { ...d, id, type: WINDOW_TYPE, win, day: undefined, t: addTotals(emptyTotals(), d.t), _etag: undefined });
-    }
+    const sums = await windowSums(ctx, o, lease.epoch, entity, span, win, lease.windows ?? []);
     const creates: OperationInput[] = [...sums.values()].map((d) => {
       const body = Object.fromEntries(Object.entries({ ...d, cost: d.t.costNanos }).filter(([k, v]) => v !== undefined && !k.startsWith("_")));
       return { operationType: "Create", resourceBody: body as never };
@@ -152,19 +173,6 @@ async function deleteWindowDocs(ctx: CosmosContext, o: OpenedContainer, win: str
     const ops: OperationInput[] = docs.slice(i, i + MAX_BATCH_OPERATIONS).map((d) => ({ operationType: "Delete", id: d.id }));
     await sendGlobalBatch(ctx, o, ops, "the clean-up of a dropped leaderboard window");
   }
-}
-
-function spanDaysQuery(epoch: number, entity: LeaderEntity, span: DaySpan): SqlQuerySpec {
-  return {
-    query: "SELECT * FROM c WHERE c.user_id = @partition AND c.type = @type AND c.epoch = @epoch AND c.day >= @start AND c.day < @end",
-    parameters: [
-      { name: "@partition", value: GLOBAL_PARTITION },
-      { name: "@type", value: entity === "user" ? USER_DAY_TYPE : THREAD_DAY_TYPE },
-      { name: "@epoch", value: epoch },
-      { name: "@start", value: span.start },
-      { name: "@end", value: span.end },
-    ],
-  };
 }
 
 /** Exact totals of the candidates over `range` (any alignment). */

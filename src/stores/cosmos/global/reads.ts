@@ -38,7 +38,8 @@ export async function aggregateFromGlobalRollups(
   return combinePlanned(query, plan, reads, (start, end) => rawRecords(ctx, o, query, start, end));
 }
 
-function globalDocsQuery(epoch: number, type: string, field: "day" | "hour", range: [string | undefined, string | undefined]): SqlQuerySpec {
+/** Documents of one type and epoch in the global partition within a day or hour range (end exclusive). */
+export function globalDocsQuery(epoch: number, type: string, field: "day" | "hour", range: [string | undefined, string | undefined]): SqlQuerySpec {
   const clauses = ["c.user_id = @partition", "c.type = @type", "c.epoch = @epoch"];
   const parameters: Array<{ name: string; value: string | number }> = [
     { name: "@partition", value: GLOBAL_PARTITION },

@@ -12,6 +12,7 @@ import type { CosmosContext } from "../context.js";
 import { MAX_BATCH_OPERATIONS, sendGlobalBatch } from "./batch.js";
 import type { GlobalConsumer } from "./consumer.js";
 import { resetEpoch } from "./intents.js";
+import { DIMS_DAY_TYPE, DIMS_HOUR_TYPE } from "./dim-docs.js";
 import { GLOBAL_DAY_TYPE, GLOBAL_HOUR_TYPE, GLOBAL_PARTITION, THREAD_DAY_TYPE, USER_DAY_TYPE, WINDOW_TYPE } from "./layout.js";
 import { globalPk } from "./batch.js";
 
@@ -23,7 +24,7 @@ export async function rebuildGlobalRollups(ctx: CosmosContext, o: OpenedContaine
   const stale = await ctx.queryAll<{ id: string; _etag?: string }>(
     o.container,
     {
-      query: "SELECT c.id, c._etag FROM c WHERE c.user_id = @partition AND c.type IN (@hour, @day, @userDay, @threadDay, @window) AND c.epoch < @epoch",
+      query: "SELECT c.id, c._etag FROM c WHERE c.user_id = @partition AND c.type IN (@hour, @day, @userDay, @threadDay, @window, @dimsHour, @dimsDay) AND c.epoch < @epoch",
       parameters: [
         { name: "@partition", value: GLOBAL_PARTITION },
         { name: "@hour", value: GLOBAL_HOUR_TYPE },
@@ -31,6 +32,8 @@ export async function rebuildGlobalRollups(ctx: CosmosContext, o: OpenedContaine
         { name: "@userDay", value: USER_DAY_TYPE },
         { name: "@threadDay", value: THREAD_DAY_TYPE },
         { name: "@window", value: WINDOW_TYPE },
+        { name: "@dimsHour", value: DIMS_HOUR_TYPE },
+        { name: "@dimsDay", value: DIMS_DAY_TYPE },
         { name: "@epoch", value: epoch },
       ],
     },
