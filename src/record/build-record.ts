@@ -196,7 +196,10 @@ function dimensionMap(value: unknown): Record<string, string> {
     if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
       throw new ValidationError(`dimensions.${key}`, `must be a string, got ${describe(v)}`);
     }
-    out[key] = redactSecrets(String(v).slice(0, 512)).slice(0, 256);
+    const text = redactSecrets(String(v).slice(0, 512)).slice(0, 256);
+    // A plain assignment to "__proto__" would set the prototype and lose the value.
+    if (key === "__proto__") Object.defineProperty(out, key, { value: text, enumerable: true, writable: true, configurable: true });
+    else out[key] = text;
   }
   return out;
 }

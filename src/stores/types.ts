@@ -348,8 +348,11 @@ export function groupValue(r: UsageRecord, key: GroupKey): string | null {
       return r.timestamp.slice(0, 13);
     case "day":
       return r.timestamp.slice(0, 10);
-    default:
-      return r.dimensions[key.slice("dimension:".length)] ?? null;
+    default: {
+      // Own values only: "constructor" or "__proto__" must not read Object.prototype's.
+      const name = key.slice("dimension:".length);
+      return Object.hasOwn(r.dimensions, name) ? (r.dimensions[name] ?? null) : null;
+    }
   }
 }
 
