@@ -13,6 +13,7 @@ import { CosmosUsageStore } from "../../src/stores/cosmos/index.js";
 import type { BudgetCounterUpdate } from "../../src/stores/types.js";
 import { seededRandom } from "../contract/make-record.js";
 import { startLocalCosmos, type FaultSpec, type LocalCosmos } from "../support/cosmos-server.js";
+import { importCosmosSdk } from "../support/cosmos-sdk.js";
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -25,7 +26,7 @@ afterAll(async () => {
 });
 
 function storeOn(containerId: string) {
-  return new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, baseDelayMs: 2, maxDelayMs: 20 });
+  return new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, baseDelayMs: 2, maxDelayMs: 20 }, importCosmosSdk);
 }
 
 const LOST: FaultSpec[] = [

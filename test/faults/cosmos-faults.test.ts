@@ -16,6 +16,7 @@ import { CosmosUsageStore } from "../../src/stores/cosmos/index.js";
 import { asRollupDocument } from "../../src/stores/cosmos/rollup-docs.js";
 import { seededRandom } from "../contract/make-record.js";
 import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
+import { importCosmosSdk } from "../support/cosmos-sdk.js";
 import { startThrottleProxy, type ProxyAction } from "../support/cosmos-throttle-proxy.js";
 import { quietLogger } from "./support/children.js";
 import { percentile } from "./support/sqlite-checks.js";
@@ -70,7 +71,7 @@ async function readContainer(containerId: string): Promise<Stored> {
 
 function cosmosMonitor(endpoint: string, containerId: string, maxAttempts: number) {
   return createTokenMonitor({
-    store: new CosmosUsageStore({ client: local.client(endpoint), databaseId: local.databaseId, containerId, baseDelayMs: 5, maxDelayMs: 50, maxAttempts }),
+    store: new CosmosUsageStore({ client: local.client(endpoint), databaseId: local.databaseId, containerId, baseDelayMs: 5, maxDelayMs: 50, maxAttempts }, importCosmosSdk),
     writer: { flushIntervalMs: 20, batchSize: 50, retryDelayMs: 20, maxRetryDelayMs: 200, spillDir: mkdtempSync(join(tmpdir(), "tt-cosmos-spill-")) },
     logger: quietLogger,
   });

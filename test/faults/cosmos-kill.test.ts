@@ -13,6 +13,7 @@ import type { UsageRecord } from "../../src/record/types.js";
 import { CosmosUsageStore } from "../../src/stores/cosmos/index.js";
 import { aggregateInMemory, type AggregateQuery, type AggregateRow } from "../../src/stores/types.js";
 import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
+import { importCosmosSdk } from "../support/cosmos-sdk.js";
 import { expectRollupsExact } from "../support/cosmos-rollup-check.js";
 import { isBulkRequest, startThrottleProxy } from "../support/cosmos-throttle-proxy.js";
 import { startFixture } from "./support/children.js";
@@ -28,7 +29,7 @@ afterAll(async () => {
 describe("Cosmos writer killed mid-flush", () => {
   it("replaying the journal leaves every record once and every rollup equal to the records", async () => {
     const containerId = local.uniqueContainerId("killed");
-    const store = new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId });
+    const store = new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId }, importCosmosSdk);
     await store.getSetting("create", "container");
     const journal = join(mkdtempSync(join(tmpdir(), "tt-cosmos-kill-")), "journal.jsonl");
     // The child talks through a proxy that, once told to, holds one user's batches with

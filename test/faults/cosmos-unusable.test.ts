@@ -16,7 +16,7 @@ import { attachTokenTracking } from "../../src/handler/attach.js";
 import { createTokenMonitor } from "../../src/monitor/token-monitor.js";
 import { CosmosUsageStore } from "../../src/stores/cosmos/index.js";
 import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
-import { COSMOS_SDK_CHOICE } from "../support/cosmos-sdk.js";
+import { COSMOS_SDK_CHOICE, importCosmosSdk } from "../support/cosmos-sdk.js";
 import { captureLog, journaled } from "./support/log-capture.js";
 
 let local: LocalCosmos;
@@ -39,7 +39,7 @@ async function storedUsageIds(containerId: string): Promise<string[]> {
 /** A monitor writing to `containerId` through the store, with fast retries for a busy account and a short slow pace. */
 function monitorOn(containerId: string, spillDir: string, logger: ReturnType<typeof captureLog>["logger"], env: Record<string, string> = {}) {
   return createTokenMonitor({
-    store: new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 4 }),
+    store: new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 4 }, importCosmosSdk),
     env,
     writer: { flushIntervalMs: 20, retryDelayMs: 20, maxRetryDelayMs: 200, unusableRetryDelayMs: UNUSABLE_RETRY_MS, spillDir },
     logger,
@@ -96,7 +96,7 @@ describe("a Cosmos DB account that refuses this client", () => {
     expect(log.unusable()).toHaveLength(1);
 
     // The error itself, from the store: a StoreUnusableError naming the container.
-    const direct = new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, maxAttempts: 4 });
+    const direct = new CosmosUsageStore({ client: local.client(), databaseId: local.databaseId, containerId, maxAttempts: 4 }, importCosmosSdk);
     const thrown = await direct.getSetting("budget-limits", "any").then(() => null, (e: unknown) => e);
     expect(thrown).toBeInstanceOf(StoreUnusableError);
     expect(thrown).toMatchObject({ code: "ERR_STORE_UNUSABLE", location: `Cosmos DB container ${local.databaseId}/${containerId}` });

@@ -87,7 +87,7 @@ function storeOn(endpoint: string, containerId: string, extra: Record<string, un
     baseDelayMs: 5,
     maxDelayMs: 40,
     ...extra,
-  });
+  }, importCosmosSdk);
 }
 
 describe("replays and crashes", () => {
