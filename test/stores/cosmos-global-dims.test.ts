@@ -5,33 +5,16 @@
  * a dimension too wide to keep (read raw for its periods); documents read stay flat as the
  * fleet grows.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { UsageRecord } from "../../src/record/types.js";
 import { CosmosUsageStore } from "../../src/stores/cosmos/index.js";
 import { aggregateInMemory, type AggregateQuery, type AggregateRow, type CostUpdate } from "../../src/stores/types.js";
 import { UsageQueries } from "../../src/query/usage-queries.js";
 import { makeRecord } from "../contract/make-record.js";
-import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
-import { importCosmosSdk } from "../support/cosmos-sdk.js";
+import { useGlobalStores } from "../support/cosmos-global-stores.js";
 
-let local: LocalCosmos;
-const stores: CosmosUsageStore[] = [];
-beforeAll(async () => {
-  local = await startLocalCosmos();
-});
-afterAll(async () => {
-  for (const s of stores) await s.close().catch(() => undefined);
-  await local?.close();
-});
-
-function storeOn(containerId: string): CosmosUsageStore {
-  const s = new CosmosUsageStore(
-    { client: local.client(), databaseId: local.databaseId, containerId, globalConsumerIntervalMs: 0, globalDrainAfterAppend: true, baseDelayMs: 1, maxDelayMs: 20 },
-    importCosmosSdk,
-  );
-  stores.push(s);
-  return s;
-}
+const fleetStores = useGlobalStores();
+const storeOn = (containerId: string) => fleetStores.storeOn(containerId);
 
 const DAY0 = Date.UTC(2035, 4, 1);
 const HOUR = 3_600_000;
@@ -87,9 +70,9 @@ async function expectExact(store: CosmosUsageStore, records: UsageRecord[], seen
 /** Documents and requests one view costs, counted at the SDK and at the server. */
 async function cost(store: CosmosUsageStore, q: AggregateQuery) {
   const docs = store.metrics.documentsRead;
-  const ops = local.ops.total;
+  const ops = fleetStores.local.ops.total;
   await store.aggregate(q);
-  return { documents: store.metrics.documentsRead - docs, requests: local.ops.total - ops };
+  return { documents: store.metrics.documentsRead - docs, requests: fleetStores.local.ops.total - ops };
 }
 
 function reprice(records: UsageRecord[], factor: number): { updates: CostUpdate[]; after: UsageRecord[] } {
@@ -108,7 +91,7 @@ function reprice(records: UsageRecord[], factor: number): { updates: CostUpdate[
 
 describe("dimension views from the global dimension documents", () => {
   it("are exact after a flush, with hostile names and values, and read the dimension documents, not records", async () => {
-    const store = storeOn(local.uniqueContainerId("d-exact"));
+    const store = storeOn(fleetStores.local.uniqueContainerId("d-exact"));
     const records = fleet("a", 6, 30);
     await store.append(records.slice(0, 90));
     await store.append(records.slice(90));
@@ -124,7 +107,7 @@ describe("dimension views from the global dimension documents", () => {
   });
 
   it("stay exact after re-pricing and pruning", async () => {
-    const store = storeOn(local.uniqueContainerId("d-maint"));
+    const store = storeOn(fleetStores.local.uniqueContainerId("d-maint"));
     const records = fleet("b", 4, 30);
     await store.append(records);
     const { updates, after } = reprice(records.slice(0, 40), 3);
@@ -145,7 +128,7 @@ describe("dimension views from the global dimension documents", () => {
   });
 
   it("a dimension with too many values for a day is read from its hours (raw where an hour is over too); the others keep their documents", async () => {
-    const id = local.uniqueContainerId("d-wide");
+    const id = fleetStores.local.uniqueContainerId("d-wide");
     const store = storeOn(id);
     // 600 distinct 250-character values in one day: more than a 200 KB document holds.
     const records = fleet("c", 4, 150, 1).map((r, n) => ({ ...r, dimensions: { ...r.dimensions, request: `${n}-${"w".repeat(246)}` } }));
@@ -154,9 +137,9 @@ describe("dimension views from the global dimension documents", () => {
     expect(sorted(await store.aggregate(wide), true)).toEqual(sorted(aggregateInMemory(records, wide), true));
     expect((await store.aggregate(wide)).length).toBe(600);
     await expectExact(store, records);
-    const { resources } = await local
+    const { resources } = await fleetStores.local
       .client()
-      .database(local.databaseId)
+      .database(fleetStores.local.databaseId)
       .container(id)
       .items.query<{ size: number; over: boolean }>({ query: "SELECT LENGTH(ToString(c)) AS size, c.d FROM c WHERE c.type = 'global-dims-day'" })
       .fetchAll();
@@ -171,7 +154,7 @@ describe("dimension views from the global dimension documents", () => {
     const narrow = await cost(store, { ...wide, groupBy: ["dimension:tenant"] });
     expect(narrow.documents).toBe(2);
     // All in one hour: the hour is over too, and is read raw; still exact.
-    const packed = storeOn(local.uniqueContainerId("d-wide-hour"));
+    const packed = storeOn(fleetStores.local.uniqueContainerId("d-wide-hour"));
     const oneHour = records.map((r, n) => ({ ...r, id: `${r.id}-h`, timestamp: new Date(DAY0 + 2 * HOUR + n * 1000).toISOString() }));
     await packed.append(oneHour);
     expect(sorted(await packed.aggregate(wide), true)).toEqual(sorted(aggregateInMemory(oneHour, wide), true));
@@ -181,7 +164,7 @@ describe("dimension views from the global dimension documents", () => {
   it("read the same documents and requests at 4, 16 and 64 users", async () => {
     const reads: Array<{ documents: number; requests: number }> = [];
     for (const users of [4, 16, 64]) {
-      const store = storeOn(local.uniqueContainerId(`d-flat-${users}`));
+      const store = storeOn(fleetStores.local.uniqueContainerId(`d-flat-${users}`));
       // Every fleet has records in every whole hour the range touches, and none in its two
       // partial hours (read raw, growing with records by design), so only the fleet's size differs.
       const hourOf = (n: number) => (n % 80 === 5 || n % 80 === 75 ? (n % 80) + 1 : n % 80);
@@ -196,12 +179,12 @@ describe("dimension views from the global dimension documents", () => {
   });
 
   it("an epoch begun by a version without dimension documents reads raw until rebuildRollups()", async () => {
-    const id = local.uniqueContainerId("d-upgrade");
+    const id = fleetStores.local.uniqueContainerId("d-upgrade");
     const store = storeOn(id);
     const records = fleet("u", 3, 30);
     await store.append(records.slice(0, 40));
     // The lease as an earlier version wrote it: no `dims`.
-    const container = local.client().database(local.databaseId).container(id);
+    const container = fleetStores.local.client().database(fleetStores.local.databaseId).container(id);
     const { resource: lease } = await container.item("~glease", "__global__").read();
     delete lease.dims;
     await container.item("~glease", "__global__").replace(lease);

@@ -5,50 +5,21 @@
  * before any consumer ran), after a rebuild; and what a global view reads stays flat as
  * the fleet grows.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ValidationError } from "../../src/errors.js";
 import type { UsageRecord } from "../../src/record/types.js";
-import { CosmosUsageStore, type CosmosUsageStoreOptions } from "../../src/stores/cosmos/index.js";
+import { CosmosUsageStore } from "../../src/stores/cosmos/index.js";
 import { aggregateInMemory, type AggregateQuery, type AggregateRow, type CostUpdate } from "../../src/stores/types.js";
 import { makeRecord } from "../contract/make-record.js";
-import { startLocalCosmos, type LocalCosmos } from "../support/cosmos-server.js";
-import { importCosmosSdk } from "../support/cosmos-sdk.js";
+import { useGlobalStores } from "../support/cosmos-global-stores.js";
 import { startFixture } from "../faults/support/children.js";
 import { actualLeaders, expectedLeaders, leaderDataset, leaderRanges } from "../contract/leaderboards.js";
 import { UsageQueries } from "../../src/query/usage-queries.js";
 import { createTokenMonitor } from "../../src/monitor/token-monitor.js";
 
-let local: LocalCosmos;
-beforeAll(async () => {
-  local = await startLocalCosmos();
-});
-afterAll(async () => {
-  await local?.close();
-});
-
-const stores: CosmosUsageStore[] = [];
-afterAll(async () => {
-  for (const s of stores) await s.close().catch(() => undefined);
-});
-
-function storeOn(containerId: string, extra: Partial<CosmosUsageStoreOptions> = {}): CosmosUsageStore {
-  const s = new CosmosUsageStore(
-    // Folding on every append keeps these tests short; the monitor test below uses flush().
-    {
-      client: local.client(),
-      databaseId: local.databaseId,
-      containerId,
-      globalConsumerIntervalMs: 0,
-      globalDrainAfterAppend: true,
-      baseDelayMs: 1,
-      maxDelayMs: 20,
-      ...extra,
-    },
-    importCosmosSdk,
-  );
-  stores.push(s);
-  return s;
-}
+// Folding on every append keeps these tests short; the monitor test below uses flush().
+const fleetStores = useGlobalStores();
+const storeOn = fleetStores.storeOn;
 
 const DAY0 = Date.UTC(2034, 2, 1);
 const HOUR = 3_600_000;
@@ -119,14 +90,14 @@ async function expectExact(store: CosmosUsageStore, records: UsageRecord[], seen
 /** What a store reads for a global view, counted at the SDK. */
 async function documentsRead(store: CosmosUsageStore, q: AggregateQuery) {
   const before = store.metrics.documentsRead;
-  const opsBefore = local.ops.total;
+  const opsBefore = fleetStores.local.ops.total;
   await store.aggregate(q);
-  return { documents: store.metrics.documentsRead - before, requests: local.ops.total - opsBefore };
+  return { documents: store.metrics.documentsRead - before, requests: fleetStores.local.ops.total - opsBefore };
 }
 
 describe("global rollups after a write", () => {
   it("every global view is exact after append resolves, and reads the global rollups", async () => {
-    const id = local.uniqueContainerId("g-exact");
+    const id = fleetStores.local.uniqueContainerId("g-exact");
     const store = storeOn(id);
     const records = fleet("a", 6, 25);
     await store.append(records.slice(0, 70));
@@ -140,7 +111,7 @@ describe("global rollups after a write", () => {
   });
 
   it("on a hierarchical (user_id, month) container too", async () => {
-    const store = storeOn(local.uniqueContainerId("g-hpk"), { hierarchicalPartitionKey: true });
+    const store = storeOn(fleetStores.local.uniqueContainerId("g-hpk"), { hierarchicalPartitionKey: true });
     const records = fleet("hp", 4, 20, 60);
     await store.append(records);
     await expectExact(store, records);
@@ -154,7 +125,7 @@ describe("global rollups after a write", () => {
   });
 
   it("a process that only reads folds what other processes write, in the background", async () => {
-    const id = local.uniqueContainerId("g-background");
+    const id = fleetStores.local.uniqueContainerId("g-background");
     const writer = storeOn(id, { globalRollups: false });
     const records = fleet("bg", 3, 10);
     await writer.append(records.slice(0, 10));
@@ -169,7 +140,7 @@ describe("global rollups after a write", () => {
   });
 
   it("after monitor.flush() resolves, every global view holds what the monitor tracked", async () => {
-    const store = storeOn(local.uniqueContainerId("g-monitor"), { globalDrainAfterAppend: false });
+    const store = storeOn(fleetStores.local.uniqueContainerId("g-monitor"), { globalDrainAfterAppend: false });
     const monitor = createTokenMonitor({ store });
     const tracked: UsageRecord[] = [];
     for (let i = 0; i < 40; i++) {
@@ -192,7 +163,7 @@ describe("global rollups after a write", () => {
   });
 
   it("with globalDrainAfterAppend off, appends leave the folding to the consumer's next drain", async () => {
-    const store = storeOn(local.uniqueContainerId("g-nodrain"), { globalDrainAfterAppend: false });
+    const store = storeOn(fleetStores.local.uniqueContainerId("g-nodrain"), { globalDrainAfterAppend: false });
     const records = fleet("nd", 2, 10);
     await store.append(records);
     expect(store.metrics.recordsFolded).toBe(0);
@@ -202,13 +173,13 @@ describe("global rollups after a write", () => {
   });
 
   it("refuses a reserved user id, which could collide with the global partition", async () => {
-    const store = storeOn(local.uniqueContainerId("g-reserved"));
+    const store = storeOn(fleetStores.local.uniqueContainerId("g-reserved"));
     await expect(store.append([makeRecord({ userId: "__global__" })])).rejects.toThrow(ValidationError);
     await expect(store.append([makeRecord({ userId: "__settings__" })])).rejects.toThrow(/reserved/);
   });
 
   it("a store with the consumer off still answers exactly (per-user rollups) until a consumer folds", async () => {
-    const id = local.uniqueContainerId("g-off");
+    const id = fleetStores.local.uniqueContainerId("g-off");
     const writer = storeOn(id, { globalRollups: false });
     const records = fleet("b", 3, 20);
     await writer.append(records);
@@ -221,7 +192,7 @@ describe("global rollups after a write", () => {
 
 describe("consumers racing and dying", () => {
   it("two consumers folding at once, interleaved with writes, never double count", async () => {
-    const id = local.uniqueContainerId("g-race");
+    const id = fleetStores.local.uniqueContainerId("g-race");
     const writer = storeOn(id, { globalRollups: false });
     const a = storeOn(id);
     const b = storeOn(id);
@@ -236,13 +207,13 @@ describe("consumers racing and dying", () => {
   });
 
   it("a consumer that dies before its commit loses nothing; one whose answer was lost counts nothing twice", async () => {
-    const id = local.uniqueContainerId("g-die");
+    const id = fleetStores.local.uniqueContainerId("g-die");
     const writer = storeOn(id, { globalRollups: false });
     const records = fleet("d", 4, 20);
     await writer.append(records.slice(0, 40));
     // Dies between reading the feed and committing: its batch never applies.
     const dying = storeOn(id, { maxAttempts: 1 });
-    local.faults.failNext("batch", 1, { status: 503 });
+    fleetStores.local.faults.failNext("batch", 1, { status: 503 });
     await expect(dying.drainGlobalRollups()).rejects.toThrow();
     expect(dying.metrics.recordsFolded).toBe(0);
     const next = storeOn(id);
@@ -250,7 +221,7 @@ describe("consumers racing and dying", () => {
     await expectExact(next, records.slice(0, 40));
     // The batch applies but its answer is lost: the retry fails its etag, the fold is re-read.
     await writer.append(records.slice(40));
-    local.faults.failNext("batch", 1, { status: 503, afterApplying: true });
+    fleetStores.local.faults.failNext("batch", 1, { status: 503, afterApplying: true });
     expect(await next.drainGlobalRollups()).toBe(true);
     await expectExact(next, records);
   });
@@ -258,11 +229,11 @@ describe("consumers racing and dying", () => {
 
 describe("a consumer in another process", () => {
   it("two processes consuming one container while records arrive count every record once", async () => {
-    const id = local.uniqueContainerId("g-proc");
+    const id = fleetStores.local.uniqueContainerId("g-proc");
     const writer = storeOn(id, { globalRollups: false });
     const here = storeOn(id);
     await writer.append(fleet("p0", 1, 1)); // creates the container before the child opens it
-    const child = startFixture("cosmos-consumer-child.ts", [local.endpoint, local.databaseId, id]);
+    const child = startFixture("cosmos-consumer-child.ts", [fleetStores.local.endpoint, fleetStores.local.databaseId, id]);
     try {
       await child.waitFor(/^drained/);
       const records = [...fleet("p0", 1, 1), ...fleet("p", 6, 30)];
@@ -306,7 +277,7 @@ function reprice(records: UsageRecord[], factor: number, flip = false): { update
 
 describe("re-pricing and pruning keep the global rollups exact", () => {
   it("re-pricing folded records, twice, with the priced flag moving groups", async () => {
-    const id = local.uniqueContainerId("g-reprice");
+    const id = fleetStores.local.uniqueContainerId("g-reprice");
     const store = storeOn(id);
     const records = fleet("e", 4, 20);
     await store.append(records);
@@ -325,7 +296,7 @@ describe("re-pricing and pruning keep the global rollups exact", () => {
   });
 
   it("re-pricing before any consumer ever ran", async () => {
-    const id = local.uniqueContainerId("g-reprice-cold");
+    const id = fleetStores.local.uniqueContainerId("g-reprice-cold");
     const writer = storeOn(id, { globalRollups: false });
     const records = fleet("f", 3, 20);
     await writer.append(records);
@@ -338,7 +309,7 @@ describe("re-pricing and pruning keep the global rollups exact", () => {
   });
 
   it("a record written while a re-price runs is counted once, by the consumer", async () => {
-    const id = local.uniqueContainerId("g-reprice-race");
+    const id = fleetStores.local.uniqueContainerId("g-reprice-race");
     const a = storeOn(id);
     const b = storeOn(id);
     const records = fleet("g", 4, 15);
@@ -354,16 +325,16 @@ describe("re-pricing and pruning keep the global rollups exact", () => {
   });
 
   it("a re-price that dies after committing its deltas is finished by the next process that finds its lock", async () => {
-    const id = local.uniqueContainerId("g-stale");
+    const id = fleetStores.local.uniqueContainerId("g-stale");
     const dying = storeOn(id, { maxAttempts: 1 });
     const records = fleet("s", 3, 10);
     await dying.append(records);
     const { updates, after } = reprice(records.slice(0, 12), 9);
     // Its record rewrites fail after the deltas committed (and again when it tries to finish before giving up).
-    local.faults.failNext("patch", 100, { status: 503 });
+    fleetStores.local.faults.failNext("patch", 100, { status: 503 });
     await expect(dying.updateCosts(updates)).rejects.toThrow();
-    local.faults.clear();
-    const lease = (await local.client().database(local.databaseId).container(id).item("~glease", "__global__").read()).resource;
+    fleetStores.local.faults.clear();
+    const lease = (await fleetStores.local.client().database(fleetStores.local.databaseId).container(id).item("~glease", "__global__").read()).resource;
     expect(lease?.lock?.intents).toHaveLength(12);
     const next = storeOn(id, { globalLockStaleMs: 300 });
     expect(await next.drainGlobalRollups()).toBe(true);
@@ -372,7 +343,7 @@ describe("re-pricing and pruning keep the global rollups exact", () => {
   });
 
   it("pruning, of everyone and of one user, subtracts exactly what was deleted", async () => {
-    const id = local.uniqueContainerId("g-prune");
+    const id = fleetStores.local.uniqueContainerId("g-prune");
     const store = storeOn(id);
     const records = fleet("i", 4, 25);
     await store.append(records);
@@ -391,7 +362,7 @@ describe("re-pricing and pruning keep the global rollups exact", () => {
 
 describe("migration", () => {
   it("rebuildRollups builds the global rollups of an existing container, idempotently", async () => {
-    const id = local.uniqueContainerId("g-rebuild");
+    const id = fleetStores.local.uniqueContainerId("g-rebuild");
     const writer = storeOn(id, { globalRollups: false });
     const records = fleet("j", 3, 20);
     await writer.append(records);
@@ -411,9 +382,9 @@ describe("migration", () => {
     await expectExact(store, now);
     expect(await top()).toEqual(first);
     // Nothing of the older epochs is left in the global partition.
-    const { resources } = await local
+    const { resources } = await fleetStores.local
       .client()
-      .database(local.databaseId)
+      .database(fleetStores.local.databaseId)
       .container(id)
       .items.query({ query: "SELECT c.epoch FROM c WHERE c.user_id = '__global__' AND IS_DEFINED(c.epoch) AND c.type != 'global-lease'" })
       .fetchAll();
@@ -425,7 +396,7 @@ describe("documents read by a global view do not grow with users", () => {
   it("reads the same documents at 4, 16 and 64 users", async () => {
     const reads: Array<{ documents: number; requests: number }> = [];
     for (const users of [4, 16, 64]) {
-      const store = storeOn(local.uniqueContainerId(`g-flat-${users}`));
+      const store = storeOn(fleetStores.local.uniqueContainerId(`g-flat-${users}`));
       // Every fleet covers every day of the range, so only the fleet's size differs.
       const records = fleet(`k${users}`, users, 8).map((r, n) => ({ ...r, timestamp: new Date(DAY0 + (n % 30) * 24 * HOUR + (n % 24) * HOUR + 60_000).toISOString() }));
       await store.append(records);
@@ -439,7 +410,7 @@ describe("documents read by a global view do not grow with users", () => {
 
 describe("leaderboards from the global partition", () => {
   it("top users and threads are exact from the consumer's documents, also after re-pricing and pruning", async () => {
-    const id = local.uniqueContainerId("g-leaders");
+    const id = fleetStores.local.uniqueContainerId("g-leaders");
     const store = storeOn(id);
     const base = Date.UTC(2034, 5, 1, 7);
     let data = leaderDataset(21, base, 6, 300, "gl");
@@ -454,7 +425,7 @@ describe("leaderboards from the global partition", () => {
     };
     await check(data);
     // The fast path ran: windows were built and registered in the lease.
-    const lease = (await local.client().database(local.databaseId).container(id).item("~glease", "__global__").read()).resource;
+    const lease = (await fleetStores.local.client().database(fleetStores.local.databaseId).container(id).item("~glease", "__global__").read()).resource;
     expect(lease.windows.length).toBeGreaterThan(0);
     const { updates, after } = reprice(data.filter((_, i) => i % 7 === 0), 11);
     await store.updateCosts(updates);
@@ -468,12 +439,12 @@ describe("leaderboards from the global partition", () => {
   });
 
   it("keeps at most four windows per entity and deletes a dropped one's documents", async () => {
-    const id = local.uniqueContainerId("g-windows");
+    const id = fleetStores.local.uniqueContainerId("g-windows");
     const store = storeOn(id);
     const records = fleet("w", 5, 12);
     await store.append(records);
     const day = (n: number) => new Date(DAY0 + n * 24 * HOUR).toISOString().slice(0, 10);
-    const c = local.client().database(local.databaseId).container(id);
+    const c = fleetStores.local.client().database(fleetStores.local.databaseId).container(id);
     const windowDocs = async () => (await c.items.query("SELECT c.win FROM c WHERE c.type = 'global-window'").fetchAll()).resources as Array<{ win: string }>;
     for (let n = 1; n <= 5; n++) {
       const rows = await store.leaders!("user", [{ start: day(0), end: day(n + 1) }], 0, 100);
@@ -490,7 +461,7 @@ describe("leaderboards from the global partition", () => {
   it("a leaderboard read once a window exists reads the same documents at 20, 80 and 320 users", async () => {
     const reads: number[] = [];
     for (const users of [20, 80, 320]) {
-      const store = storeOn(local.uniqueContainerId(`g-lflat-${users}`));
+      const store = storeOn(fleetStores.local.uniqueContainerId(`g-lflat-${users}`));
       // The same ten big spenders in every fleet, then `users` similar small ones.
       const records = fleet(`lf${users}`, users, 3).map((r, n) => ({
         ...r,
@@ -514,7 +485,7 @@ describe("leaderboards from the global partition", () => {
   });
 
   it("the next day's window is derived from the day before's: exact, reading two days of entity-days instead of the span's", async () => {
-    const store = storeOn(local.uniqueContainerId("g-derive"));
+    const store = storeOn(fleetStores.local.uniqueContainerId("g-derive"));
     const records = fleet("dw", 12, 20, 12);
     await store.append(records);
     const q = new UsageQueries(store);
