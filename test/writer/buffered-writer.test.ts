@@ -91,6 +91,9 @@ describe("BufferedWriter", () => {
     const first = new BufferedWriter(downStore, { batchSize: 5, maxBufferedRecords: 0, retryDelayMs: 5, logger: quiet, spillDir });
     for (let i = 0; i < 25; i++) first.enqueue(makeRecord({ userId: "w4" }));
     await expect(first.flush({ timeoutMs: 100 })).rejects.toThrow();
+    // The first writer stops: both writers live in this one process, and a retry of the first
+    // would claim the file under this pid (which the second leaves alone) while the second looks.
+    await expect(first.close({ timeoutMs: 50 })).rejects.toThrow();
     const files = readdirSync(spillDir);
     expect(files.length).toBe(1);
     // Pretend the writing process died: give the file a pid that cannot exist.
