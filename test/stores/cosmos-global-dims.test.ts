@@ -8,10 +8,10 @@
 import { describe, expect, it } from "vitest";
 import type { UsageRecord } from "../../src/record/types.js";
 import { CosmosUsageStore } from "../../src/stores/cosmos/index.js";
-import { aggregateInMemory, type AggregateQuery, type AggregateRow, type CostUpdate } from "../../src/stores/types.js";
+import { aggregateInMemory, type AggregateQuery } from "../../src/stores/types.js";
 import { UsageQueries } from "../../src/query/usage-queries.js";
 import { makeRecord } from "../contract/make-record.js";
-import { useGlobalStores } from "../support/cosmos-global-stores.js";
+import { expectViewsExact, reprice, sortedRows, useGlobalStores } from "../support/cosmos-global-stores.js";
 
 const fleetStores = useGlobalStores();
 const storeOn = (containerId: string) => fleetStores.storeOn(containerId);
@@ -60,34 +60,11 @@ const VIEWS: AggregateQuery[] = ["tenant", "odd", "x.Y-z_9", "absent"].flatMap((
   { filter: {}, groupBy: [`dimension:${d}`] },
 ]);
 
-const sorted = (rows: AggregateRow[], seen: boolean) =>
-  rows.map((r) => (seen ? r : { ...r, firstSeen: null, lastSeen: null })).sort((a, b) => JSON.stringify(a.key).localeCompare(JSON.stringify(b.key)));
-
-async function expectExact(store: CosmosUsageStore, records: UsageRecord[], seen = true) {
-  for (const q of VIEWS) expect(sorted(await store.aggregate(q), seen), JSON.stringify(q)).toEqual(sorted(aggregateInMemory(records, q), seen));
-}
-
-/** Documents and requests one view costs, counted at the SDK and at the server. */
-async function cost(store: CosmosUsageStore, q: AggregateQuery) {
-  const docs = store.metrics.documentsRead;
-  const ops = fleetStores.local.ops.total;
-  await store.aggregate(q);
-  return { documents: store.metrics.documentsRead - docs, requests: fleetStores.local.ops.total - ops };
-}
-
-function reprice(records: UsageRecord[], factor: number): { updates: CostUpdate[]; after: UsageRecord[] } {
-  const updates = records.map((r, i) => ({
-    id: r.id,
-    userId: r.userId,
-    inputCostNanos: r.inputCostNanos * factor,
-    outputCostNanos: r.outputCostNanos * factor,
-    totalCostNanos: r.totalCostNanos * factor,
-    priced: i % 2 === 0,
-    priceSource: "repriced",
-  }));
-  const after = records.map((r, i) => ({ ...r, ...updates[i], priceSource: r.priceSource }));
-  return { updates, after: after.map(({ userId, ...rest }) => ({ ...rest, userId }) as UsageRecord) };
-}
+const expectExact = (store: CosmosUsageStore, records: UsageRecord[], seen = true) => expectViewsExact(store, VIEWS, records, seen);
+const cost = fleetStores.documentsRead;
+// Every re-price here also moves every other record between priced and unpriced.
+const repriceFlipping = (records: UsageRecord[], factor: number) => reprice(records, factor, true);
+const sorted = sortedRows;
 
 describe("dimension views from the global dimension documents", () => {
   it("are exact after a flush, with hostile names and values, and read the dimension documents, not records", async () => {
@@ -110,7 +87,7 @@ describe("dimension views from the global dimension documents", () => {
     const store = storeOn(fleetStores.local.uniqueContainerId("d-maint"));
     const records = fleet("b", 4, 30);
     await store.append(records);
-    const { updates, after } = reprice(records.slice(0, 40), 3);
+    const { updates, after } = repriceFlipping(records.slice(0, 40), 3);
     expect(await store.updateCosts(updates)).toBe(40);
     let now = [...after, ...records.slice(40)];
     await expectExact(store, now, false);

@@ -9,9 +9,9 @@ import { describe, expect, it } from "vitest";
 import { ValidationError } from "../../src/errors.js";
 import type { UsageRecord } from "../../src/record/types.js";
 import { CosmosUsageStore } from "../../src/stores/cosmos/index.js";
-import { aggregateInMemory, type AggregateQuery, type AggregateRow, type CostUpdate } from "../../src/stores/types.js";
+import { aggregateInMemory, type AggregateQuery } from "../../src/stores/types.js";
 import { makeRecord } from "../contract/make-record.js";
-import { useGlobalStores } from "../support/cosmos-global-stores.js";
+import { expectViewsExact, reprice, sortedRows, useGlobalStores } from "../support/cosmos-global-stores.js";
 import { startFixture } from "../faults/support/children.js";
 import { actualLeaders, expectedLeaders, leaderDataset, leaderRanges } from "../contract/leaderboards.js";
 import { UsageQueries } from "../../src/query/usage-queries.js";
@@ -72,28 +72,9 @@ const VIEWS: AggregateQuery[] = [
   { filter: {}, groupBy: ["provider"] },
 ];
 
-const sorted = (rows: AggregateRow[], seen: boolean) =>
-  rows
-    .map((r) => (seen ? r : { ...r, firstSeen: null, lastSeen: null }))
-    .sort((a, b) => JSON.stringify(a.key).localeCompare(JSON.stringify(b.key)));
-
-/**
- * Every global view equals grouping the raw records. `seen: false` leaves out first/last
- * seen, which are bounds once a record left a group (prune, re-price moving it; README).
- */
-async function expectExact(store: CosmosUsageStore, records: UsageRecord[], seen = true) {
-  for (const q of VIEWS) {
-    expect(sorted(await store.aggregate(q), seen), JSON.stringify(q)).toEqual(sorted(aggregateInMemory(records, q), seen));
-  }
-}
-
-/** What a store reads for a global view, counted at the SDK. */
-async function documentsRead(store: CosmosUsageStore, q: AggregateQuery) {
-  const before = store.metrics.documentsRead;
-  const opsBefore = fleetStores.local.ops.total;
-  await store.aggregate(q);
-  return { documents: store.metrics.documentsRead - before, requests: fleetStores.local.ops.total - opsBefore };
-}
+const expectExact = (store: CosmosUsageStore, records: UsageRecord[], seen = true) => expectViewsExact(store, VIEWS, records, seen);
+const documentsRead = fleetStores.documentsRead;
+const sorted = sortedRows;
 
 describe("global rollups after a write", () => {
   it("every global view is exact after append resolves, and reads the global rollups", async () => {
@@ -255,25 +236,6 @@ describe("a consumer in another process", () => {
   });
 });
 
-function reprice(records: UsageRecord[], factor: number, flip = false): { updates: CostUpdate[]; after: UsageRecord[] } {
-  const updates = records.map((r, i) => ({
-    id: r.id,
-    userId: r.userId,
-    inputCostNanos: r.inputCostNanos * factor,
-    outputCostNanos: r.outputCostNanos * factor,
-    totalCostNanos: r.totalCostNanos * factor,
-    priced: flip ? i % 2 === 0 : r.priced,
-    priceSource: "repriced",
-  }));
-  const after = records.map((r, i) => ({
-    ...r,
-    inputCostNanos: updates[i].inputCostNanos,
-    outputCostNanos: updates[i].outputCostNanos,
-    totalCostNanos: updates[i].totalCostNanos,
-    priced: updates[i].priced,
-  }));
-  return { updates, after };
-}
 
 describe("re-pricing and pruning keep the global rollups exact", () => {
   it("re-pricing folded records, twice, with the priced flag moving groups", async () => {
