@@ -69,6 +69,13 @@ for (const [file, label] of [["vitest.json", "Node " + process.versions.node], [
   passed += r.numPassedTests;
   failed += r.numFailedTests;
   console.log(`tests (${label}): ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+  // Named again here, at the end, so a log cut to its last lines still says what failed.
+  for (const f of r.testResults) for (const t of f.assertionResults) if (t.status === "failed") {
+    console.log(`  failed: ${f.name.replace(process.cwd() + "/", "")} > ${t.fullName}`);
+    for (const m of t.failureMessages.slice(0, 1)) console.log("    " + m.split("\n").slice(0, 3).join("\n    "));
+  }
+  for (const f of r.testResults) if (f.status === "failed" && f.assertionResults.every((t) => t.status !== "failed"))
+    console.log(`  failed: ${f.name.replace(process.cwd() + "/", "")}: ${(f.message || "").split("\n")[0]}`);
 }
 console.log(`tests: ${passed} passed, ${failed} failed`);
 ' "$node24_ran"
