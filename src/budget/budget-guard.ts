@@ -25,7 +25,8 @@ import { LeaseSync } from "./lease-sync.js";
 import { LimitRegistry } from "./limit-registry.js";
 import type { BudgetLimit, BudgetLimitInput } from "./limits.js";
 import { seedUsage } from "./past-usage.js";
-import { ReservationBook, SettledCalls, type EstimateOptions, type UsageAmount } from "./reservations.js";
+import { CountedCalls } from "./counted-calls.js";
+import { ReservationBook, type EstimateOptions, type UsageAmount } from "./reservations.js";
 import { subjectFor, type CallContext } from "./scopes.js";
 import { SharedTally } from "./shared-tally.js";
 import { troubleLogger } from "./store-trouble-log.js";
@@ -54,9 +55,11 @@ export class BudgetGuard {
   private readonly tallies: TallyIndex;
   private readonly raiser: AlertRaiser;
   private readonly admission: Admission;
-  private readonly settled = new SettledCalls();
+  /** What settles and stored records already counted of each call (see counted-calls.ts). */
+  private readonly counted = new CountedCalls();
   private readonly reservationTtlMs: number;
   private readonly maintenance: NodeJS.Timeout;
+  private forgottenReported = 0;
 
   constructor(options: BudgetGuardOptions) {
     if (!options?.monitor) throw new ValidationError("monitor", "a BudgetGuard needs the TokenMonitoringService whose store it reads");
@@ -170,10 +173,12 @@ export class BudgetGuard {
   settle(runId: string, actual: UsageAmount | null): void {
     const r = this.reservations.release(runId);
     if (!r || !actual) return;
-    const now = this.clock().getTime();
-    if (actual.tokens !== 0 || actual.costNanos !== 0) this.settled.add(runId, { tokens: actual.tokens, costNanos: actual.costNanos, settledAt: now });
+    // Its record may have been stored (and counted) already: then only the difference counts.
+    const recorded = this.counted.take(runId, "record");
+    if (!recorded) this.counted.add(runId, { by: "settle", tokens: actual.tokens, costNanos: actual.costNanos, at: this.clock().getTime() });
+    const amount = recorded ? { tokens: actual.tokens - recorded.tokens, costNanos: actual.costNanos - recorded.costNanos } : actual;
     for (const { tally } of r.holds) {
-      const units = unitsOf(tally.limit, actual);
+      const units = tally.limit.metric === "requests" && recorded ? 0 : unitsOf(tally.limit, amount);
       if (units === 0 || !tally.covers(r.at)) continue;
       tally.add(r.at, units, false);
       this.leases.track(tally as SharedTally);
@@ -194,10 +199,12 @@ export class BudgetGuard {
   observe(records: readonly UsageRecord[], inserted = records.length): void {
     if (!this.enabled || inserted === 0) return;
     // No limit and no settled call to match: nothing to count (the default guard, every batch).
-    if (this.registry.limits.length === 0 && this.settled.size === 0) return;
+    if (this.registry.limits.length === 0 && this.counted.size === 0) return;
     const now = this.clock().getTime();
     for (const r of records) {
-      const settled = this.settled.take(r.id);
+      const settled = this.counted.take(r.id, "settle");
+      // A call still holding its reservation settles later: it then adds only its difference.
+      if (!settled && this.reservations.has(r.id)) this.counted.add(r.id, { by: "record", tokens: r.totalTokens, costNanos: r.totalCostNanos, at: now });
       const amount = settled
         ? { tokens: r.totalTokens - settled.tokens, costNanos: r.totalCostNanos - settled.costNanos }
         : { tokens: r.totalTokens, costNanos: r.totalCostNanos };
@@ -271,6 +278,14 @@ export class BudgetGuard {
     this.tallies.sweepRolling(now);
     const expired = this.reservations.expire(now - this.reservationTtlMs);
     if (expired > 0) this.logger.warn(`[token-tracking] released ${expired} budget reservations of calls that never ended`);
-    this.settled.expire(now - SETTLED_TTL_MS);
+    // A record held back (a failing store, the spill journal) may still come for any settled call.
+    if (!this.monitor.writer?.holdingBack) this.counted.expire(now - SETTLED_TTL_MS);
+    if (this.counted.forgotten > this.forgottenReported) {
+      this.logger.warn(
+        `[token-tracking] budget: ${this.counted.forgotten - this.forgottenReported} settled calls were forgotten before their records were stored ` +
+          "(too many waiting); those records count again when they arrive, which only makes the budgets stricter",
+      );
+      this.forgottenReported = this.counted.forgotten;
+    }
   }
 }

@@ -17,6 +17,8 @@ export interface BudgetMonitor {
   readonly store: UsageStore;
   readonly pricer: Pricer;
   aggregate(filter: RecordFilter & ResolvedRange, groupBy: GroupKey[]): Promise<AggregateRow[]>;
+  /** The monitor's writer: while it holds records back, their settled calls are remembered. */
+  readonly writer?: { readonly holdingBack: boolean };
 }
 
 export interface BudgetGuardOptions extends AlertSinkOptions {

@@ -141,34 +141,3 @@ export class ReservationBook {
     return n;
   }
 }
-
-/**
- * Calls whose real usage is counted but whose record the writer has not stored
- * yet: when the record arrives only the difference is added.
- */
-export interface SettledCall extends UsageAmount {
-  settledAt: number;
-}
-
-export class SettledCalls {
-  private readonly calls = new Map<string, SettledCall>();
-
-  get size(): number {
-    return this.calls.size;
-  }
-
-  add(id: string, call: SettledCall): void {
-    this.calls.set(id, call);
-  }
-
-  take(id: string): SettledCall | undefined {
-    const c = this.calls.get(id);
-    if (c) this.calls.delete(id);
-    return c;
-  }
-
-  /** Forgets calls whose record never came (tracking off, or not wired): their count stays. */
-  expire(before: number): void {
-    for (const [id, c] of this.calls) if (c.settledAt < before) this.calls.delete(id);
-  }
-}

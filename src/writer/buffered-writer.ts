@@ -88,6 +88,11 @@ export class BufferedWriter implements RecordSink {
     return this.buffer.length + this.inFlight + this.journal.pending;
   }
 
+  /** True while records wait on a failing store or in this process's spill journal. */
+  get holdingBack(): boolean {
+    return this.failing || this.journal.pending > 0;
+  }
+
   /**
    * Resolves when everything enqueued so far (and any journal left by a process that
    * died) is durable in the store. Bounded: after `timeoutMs` (default 30 s), or at once
