@@ -5,7 +5,7 @@
  * cheapened with (`synchronous = OFF`, `locking_mode = EXCLUSIVE`). Rollups are left out (see
  * `compare-parts.ts append` for the whole append):
  *
- *   npx tsx bench/insert-layout.ts [--repeat 3]
+ *   npx tsx bench/insert-layout.ts [--repeat 3] [--only variant,variant]
  *
  * Each variant is a child process of its own (a fresh database, 50 warm-up batches, then 300
  * batches of 200 one-user records with time-ordered UUIDv7 ids, like the whole cost's); the
@@ -22,7 +22,7 @@ import { openDatabase } from "../src/stores/sqlite/sqlite-connection.js";
 import { RECORD_COLUMNS, recordToValues } from "../src/stores/sqlite/rows.js";
 import { fmt, median } from "./stats.js";
 
-const VARIANTS: Record<string, string> = {
+const ALL_VARIANTS: Record<string, string> = {
   schema: "the store's schema (id key and three indexes), a commit per 200 records",
   "no-ts-index": "without idx_usage_ts",
   "no-thread-index": "without idx_usage_thread_ts",
@@ -31,7 +31,14 @@ const VARIANTS: Record<string, string> = {
   "one-commit": "all batches in one transaction (what the commits cost)",
   "synchronous-off": "synchronous = OFF (instead of NORMAL)",
   "exclusive-lock": "locking_mode = EXCLUSIVE",
+  "multi-row-25": "25 rows per INSERT statement, RETURNING the ids inserted",
+  "multi-row-50": "50 rows per INSERT statement, RETURNING the ids inserted",
+  "multi-row-25-changes": "25 rows per INSERT statement, counting changes only",
+  "array-bind": "each row bound as one array argument instead of spread into 36 arguments",
 };
+// `--only a,b` runs some of the variants.
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1].split(",") : undefined;
+const VARIANTS = Object.fromEntries(Object.entries(ALL_VARIANTS).filter(([v]) => v === "schema" || !only || only.includes(v)));
 const BATCHES = 300;
 const SIZE = 200;
 
@@ -45,8 +52,20 @@ function child(variant: string): number {
     if (variant === "synchronous-off") db.pragma("synchronous = OFF");
     if (variant === "exclusive-lock") db.pragma("locking_mode = EXCLUSIVE");
     const insert = db.prepare(`INSERT INTO usage_records VALUES (${"?, ".repeat(RECORD_COLUMNS - 1)}?) ON CONFLICT (id) DO NOTHING`);
+    const per = variant.startsWith("multi-row-") ? Number(variant.split("-")[2]) : 1;
+    const row = `(${"?, ".repeat(RECORD_COLUMNS - 1)}?)`;
+    const multi = db.prepare(`INSERT INTO usage_records VALUES ${Array(per).fill(row).join(", ")} ON CONFLICT (id) DO NOTHING RETURNING id`).raw();
+    const plain = db.prepare(`INSERT INTO usage_records VALUES ${Array(per).fill(row).join(", ")} ON CONFLICT (id) DO NOTHING`);
+    let inserted = 0;
     const tx = db.transaction((rows: unknown[][]) => {
-      for (const row of rows) insert.run(...row);
+      if (per === 1) {
+        if (variant === "array-bind") for (const row of rows) inserted += insert.run(row).changes;
+        else for (const row of rows) inserted += insert.run(...row).changes;
+        return;
+      }
+      // Batches are whole multiples of `per` here; the store would finish a remainder row by row.
+      if (variant.endsWith("-changes")) for (let i = 0; i < rows.length; i += per) inserted += plain.run(rows.slice(i, i + per).flat()).changes;
+      else for (let i = 0; i < rows.length; i += per) inserted += multi.all(rows.slice(i, i + per).flat()).length;
     });
     const start = Date.now();
     let n = 0;
@@ -60,6 +79,7 @@ function child(variant: string): number {
     if (variant === "one-commit") db.transaction(() => batches.forEach((b) => tx(b))).immediate();
     else for (const b of batches) tx.immediate(b);
     const used = process.cpuUsage(before);
+    if (inserted !== (BATCHES + 50) * SIZE) throw new Error(`inserted ${inserted} of ${(BATCHES + 50) * SIZE}`);
     return (used.user + used.system) / (BATCHES * SIZE);
   } finally {
     db.close();

@@ -4,19 +4,21 @@
  * the timed window also holds `awaitAllCallbacks()` (LangChain's background callback
  * queue) and `monitor.flush()` (building, pricing, sanitising, the message to the SQLite
  * worker and the insert). CPU is `process.cpuUsage()`, which counts every thread of the
- * process, so the SQLite worker's work is in it. Four kinds run interleaved round by round
- * (their order rotating) so all see the same machine load: no handler, a no-op handler,
- * this package (the default store: SQLite in a temp file, on its worker thread) and
- * `@langfuse/langchain`'s handler with no exporter (its spans go nowhere).
+ * process, so the SQLite worker's work is in it. Four kinds, each in a process of its own,
+ * the processes taking turns so all see the same machine load: no handler, a no-op
+ * handler, this package (the default store: SQLite in a temp file, on its worker thread)
+ * and `@langfuse/langchain`'s handler with no exporter (its spans go nowhere).
  */
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
 import { HumanMessage } from "@langchain/core/messages";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { CallbackHandler as LangfuseHandler } from "@langfuse/langchain";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ScriptedChatModel } from "../examples/lib/scripted-chat-model.js";
 import { attachTokenTracking, createTokenMonitor } from "../src/index.js";
 import type { TokenMonitoringService } from "../src/monitor/token-monitor.js";
@@ -88,32 +90,62 @@ export async function wholeCostBatch(setup: WholeCostSetup, kind: Kind, calls: n
   return { cpu: (c.user + c.system) / calls, wall };
 }
 
-export async function benchWholeCost(rounds = 30, calls = 200): Promise<Row[]> {
+interface ChildResult {
+  cpu: number;
+  wall: number;
+  stored: number;
+}
+
+/**
+ * One kind alone in this process: warm-up rounds (LangChain's code reaches its optimised
+ * tiers), then `rounds` measured rounds; the medians per call, and the records stored.
+ */
+async function measureKindAlone(kind: Kind, rounds: number, calls: number): Promise<ChildResult> {
   const setup = wholeCostSetup();
-  const samples = Object.fromEntries(KINDS.map((k) => [k, { cpu: [] as number[], wall: [] as number[] }])) as Record<Kind, { cpu: number[]; wall: number[] }>;
-  const warmup = 5;
-  for (let round = 0; round < rounds + warmup; round++) {
-    // The order rotates, so no kind always runs right after another's garbage.
-    for (let k = 0; k < KINDS.length; k++) {
-      const kind = KINDS[(round + k) % KINDS.length];
-      const r = await wholeCostBatch(setup, kind, calls);
-      if (round >= warmup) {
-        samples[kind].cpu.push(r.cpu);
-        samples[kind].wall.push(r.wall);
-      }
-    }
+  for (let r = 0; r < WARMUP_ROUNDS; r++) await wholeCostBatch(setup, kind, calls);
+  const cpu: number[] = [];
+  const wall: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const b = await wholeCostBatch(setup, kind, calls);
+    cpu.push(b.cpu);
+    wall.push(b.wall);
   }
   const stored = await setup.close();
+  return { cpu: median(cpu), wall: median(wall), stored };
+}
+
+const WARMUP_ROUNDS = 40;
+
+/**
+ * Each kind runs in a process of its own, so each pays for its own garbage and nobody
+ * else's (in one shared process, whatever a kind left behind was collected during the next
+ * kind's window). The processes take turns, `repeat` times, their order rotating; the
+ * figures are medians over those turns.
+ */
+export async function benchWholeCost(repeat = 3, rounds = 30, calls = 200): Promise<Row[]> {
+  const self = fileURLToPath(import.meta.url);
+  const samples = Object.fromEntries(KINDS.map((k) => [k, { cpu: [] as number[], wall: [] as number[] }])) as Record<Kind, { cpu: number[]; wall: number[] }>;
+  let stored = 0;
+  for (let turn = 0; turn < repeat; turn++) {
+    for (let k = 0; k < KINDS.length; k++) {
+      const kind = KINDS[(turn + k) % KINDS.length];
+      const out = execFileSync(process.execPath, [...process.execArgv, self, "--whole-cost-child", kind, String(rounds), String(calls)], { encoding: "utf8" });
+      const r = JSON.parse(out.trim().split("\n").pop()!) as ChildResult;
+      samples[kind].cpu.push(r.cpu);
+      samples[kind].wall.push(r.wall);
+      if (kind === "ours") stored += r.stored;
+    }
+  }
+  const expected = repeat * (WARMUP_ROUNDS + rounds) * calls;
   const m = (k: Kind, what: "cpu" | "wall") => median(samples[k][what]);
   const over = (k: Kind, what: "cpu" | "wall") => m(k, what) - m("noop", what);
   const section = "whole cost";
-  const expected = (rounds + warmup) * calls;
   return [
     {
       section,
       measure: "per call through invoke(), flush inside: CPU (all threads) / wall, no handler",
       value: `${fmt(m("none", "cpu"))} / ${fmt(m("none", "wall"))} µs`,
-      note: `${rounds} interleaved rounds of ${calls} calls, medians`,
+      note: `each kind alone in its own process, ${repeat} turns taking turns; per turn ${WARMUP_ROUNDS} warm-up and ${rounds} measured rounds of ${calls} calls; medians`,
     },
     { section, measure: "same, no-op handler", value: `${fmt(m("noop", "cpu"))} / ${fmt(m("noop", "wall"))} µs` },
     {
@@ -141,4 +173,13 @@ export async function benchWholeCost(rounds = 30, calls = 200): Promise<Row[]> {
       note: "target ≥ 5×",
     },
   ];
+}
+
+const childArgs = process.argv.slice(2);
+if (childArgs[0] === "--whole-cost-child") {
+  const [, kind, rounds, calls] = childArgs;
+  if (!KINDS.includes(kind as Kind)) throw new Error(`whole cost: unknown kind ${kind}`);
+  const result = await measureKindAlone(kind as Kind, Number(rounds), Number(calls));
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
 }
