@@ -37,7 +37,7 @@ node scripts/check-dist.mjs || status=$?
 NODE24_TESTS=(test/providers test/handler/provider-records.test.ts test/stores test/package/published-package.test.ts)
 # The Cosmos store again with the newest @azure/cosmos 4.x (dev alias @azure/cosmos-latest;
 # 4.10+ needs Node 22): the runs above use 4.9, the oldest supported.
-NODE24_LATEST_SDK_TESTS=(test/stores/cosmos.test.ts test/budget/cosmos-lost-answers.test.ts test/budget/cosmos-clock-skew.test.ts test/stores/cosmos-writes.test.ts test/stores/cosmos-global.test.ts test/stores/cosmos-global-dims.test.ts test/stores/cosmos-indexing.test.ts test/faults/cosmos-faults.test.ts test/faults/cosmos-kill.test.ts test/faults/cosmos-unusable.test.ts test/cosmos-server)
+NODE24_LATEST_SDK_TESTS=(test/stores/cosmos.test.ts test/stores/cosmos-sdk-copies.test.ts test/budget/cosmos-lost-answers.test.ts test/budget/cosmos-clock-skew.test.ts test/stores/cosmos-writes.test.ts test/stores/cosmos-global.test.ts test/stores/cosmos-global-dims.test.ts test/stores/cosmos-indexing.test.ts test/faults/cosmos-faults.test.ts test/faults/cosmos-kill.test.ts test/faults/cosmos-unusable.test.ts test/cosmos-server)
 node24_ran=false
 if [ "$#" -gt 0 ]; then
   echo "== Node 24 run skipped: tests were selected on the command line"

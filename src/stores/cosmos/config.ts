@@ -40,6 +40,13 @@ export interface CosmosUsageStoreOptions {
   client?: CosmosClientLike;
   /** A ready `Container`: no database or container is created. */
   container?: CosmosContainerLike;
+  /**
+   * The `@azure/cosmos` module your `client` or `container` was built with
+   * (`import * as cosmos from "@azure/cosmos"`), when your application resolves a copy of
+   * its own: SDK 4.10+ checks the change feed's start position with `instanceof`, so it
+   * must come from the client's copy. @default the copy this package resolves
+   */
+  sdk?: object;
   /** Create the database and container on first use. @default true */
   createIfMissing?: boolean;
   /** Container default TTL for NEW containers (seconds); documents then expire by themselves. */
@@ -98,6 +105,7 @@ export interface ResolvedCosmosConfig {
   logger?: CosmosStoreLogger;
   globalRollups: boolean;
   globalConsumerIntervalMs: number;
+  sdk: object | undefined;
   globalDrainAfterAppend: boolean;
   globalLockStaleMs: number;
 }
@@ -160,6 +168,7 @@ export function resolveCosmosConfig(
     // The structural option types are the SDK's own classes at run time.
     client: opts.client as CosmosClient | undefined,
     container: opts.container as Container | undefined,
+    sdk: opts.sdk,
     createIfMissing: opts.createIfMissing ?? true,
     defaultTtlSeconds: opts.defaultTtlSeconds,
     hierarchicalPartitionKey: opts.hierarchicalPartitionKey ?? false,

@@ -66,12 +66,13 @@ export class CosmosContext {
 
   /**
    * The SDK module, for its classes (`ChangeFeedStartFrom`): SDK 4.10+ checks them with
-   * instanceof, so they must come from the client's own copy. That is the importer given
-   * to the store when it has one (pass the one that built your client), else `@azure/cosmos`.
+   * instanceof, so they must come from the client's own copy: the `sdk` option when given,
+   * else the importer given to the store (tests), else `@azure/cosmos`.
    */
   sdk(): Promise<CosmosSdk> {
     // A failed load (package missing) is tried again by the next call.
-    this.loadingSdk ??= loadCosmosSdk(this.importSdk).catch((err) => {
+    const given = this.cfg.sdk;
+    this.loadingSdk ??= loadCosmosSdk(this.importSdk ?? (given ? async () => given : undefined)).catch((err) => {
       this.loadingSdk = undefined;
       throw err;
     });

@@ -9,6 +9,7 @@
  */
 import type { OpenedContainer } from "../container-setup.js";
 import type { CosmosContext } from "../context.js";
+import { ValidationError } from "../../../errors.js";
 import { withRetry } from "../retry.js";
 
 export interface FeedPage {
@@ -38,7 +39,9 @@ export async function openFeed(
   return {
     next: () =>
       withRetry("change feed read", ctx.policy, async () => {
-        const res = await it.readNext();
+        const res = await it.readNext().catch((err: unknown) => {
+          throw foreignStartPosition(err) ?? err;
+        });
         ctx.metrics.changeFeedPages++;
         const items = res.result ?? [];
         ctx.metrics.documentsRead += items.length;
@@ -46,4 +49,18 @@ export async function openFeed(
         return { items, continuation: last, empty: res.statusCode === 304 || items.length === 0 };
       }),
   };
+}
+
+/**
+ * SDK 4.10+ refuses a start position built by another copy of `@azure/cosmos` with a bare
+ * "Invalid change feed start location.": say what it means and what to pass instead.
+ */
+function foreignStartPosition(err: unknown): ValidationError | undefined {
+  if (!/invalid change feed start location/i.test((err as Error)?.message ?? "")) return undefined;
+  return new ValidationError(
+    "sdk",
+    "the Cosmos client given to the store comes from another copy of @azure/cosmos than the one this package loaded, " +
+      'and the SDK refuses the change feed position built with it: pass that copy as the store\'s `sdk` option (import * as cosmos from "@azure/cosmos"; { client, sdk: cosmos })',
+    { cause: err },
+  );
 }
