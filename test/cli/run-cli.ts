@@ -1,6 +1,6 @@
 /** Runs the real `token-usage` bin in a subprocess against a temporary SQLite file. */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -9,6 +9,16 @@ import { pathToFileURL } from "node:url";
 export const MAIN = join(process.cwd(), "src/cli/main.ts");
 /** tsx's loader by absolute path, so a CLI run from another folder still finds it. */
 export const TSX = pathToFileURL(createRequire(join(process.cwd(), "package.json")).resolve("tsx")).href;
+/** The bin as package.json names it, once built. */
+const BUILT_BIN = join(process.cwd(), "dist/cli.js");
+
+/**
+ * Node's arguments that run the CLI: the built bin, what users run, when the test command
+ * has just built it (`TOKEN_USAGE_TEST_PREBUILT=1`); the sources through tsx otherwise
+ * (a test file run alone, where `dist/` may be stale or missing).
+ */
+export const CLI_ARGV: readonly string[] =
+  process.env.TOKEN_USAGE_TEST_PREBUILT === "1" && existsSync(BUILT_BIN) ? [BUILT_BIN] : ["--import", TSX, MAIN];
 
 export interface CliResult {
   code: number;
@@ -28,7 +38,7 @@ export function cliEnv(db: string, extra: Record<string, string> = {}): NodeJS.P
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv, options: { cwd?: string } = {}): Promise<CliResult> {
-  return runNode(["--import", TSX, MAIN, ...args], env, options);
+  return runNode([...CLI_ARGV, ...args], env, options);
 }
 
 /** Runs `node <argv>` (the sources through tsx, or a built bin) and collects its output. */
@@ -42,7 +52,7 @@ export function runNode(argv: string[], env: NodeJS.ProcessEnv, options: { cwd?:
 }
 
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ["--import", TSX, MAIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  return spawn(process.execPath, [...CLI_ARGV, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
 }
 
 /** npm's own configuration warnings, when node is run from an npm script, are not the CLI's output. */

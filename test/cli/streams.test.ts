@@ -7,7 +7,7 @@ import { once } from "node:events";
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MAIN, TSX, cliEnv, runCli, runNode, tempDir } from "./run-cli.js";
+import { CLI_ARGV, cliEnv, runCli, runNode, tempDir } from "./run-cli.js";
 
 let db: string;
 let env: NodeJS.ProcessEnv;
@@ -75,7 +75,7 @@ describe("which database", () => {
 
 describe("a closed pipe", () => {
   it("summary --json into a reader that already left: exit 0, no stack trace", async () => {
-    const child = spawn(process.execPath, ["--import", TSX, MAIN, "summary", "--json"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...CLI_ARGV, "summary", "--json"], { env, stdio: ["ignore", "pipe", "pipe"] });
     // Close our end before the child writes: its first write fails with EPIPE.
     child.stdout!.destroy();
     let stderr = "";
@@ -86,7 +86,7 @@ describe("a closed pipe", () => {
   });
 
   it("summary --json | head -c 10 in a shell prints 10 bytes and no error", async () => {
-    const script = `"${process.execPath}" --import "${TSX}" "${MAIN}" summary --json --days 30 | head -c 10; echo " status=\${PIPESTATUS[0]}"`;
+    const script = `"${process.execPath}" ${CLI_ARGV.map((a) => `"${a}"`).join(" ")} summary --json --days 30 | head -c 10; echo " status=\${PIPESTATUS[0]}"`;
     const res = await runNode(["-e", `require("child_process").execFileSync("bash", ["-c", ${JSON.stringify(script)}], { stdio: "inherit" })`], env);
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^\{\n {2}"total status=0\n$/);
