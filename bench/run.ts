@@ -76,12 +76,44 @@ ${table}
   queue) and, for this package, \`monitor.flush()\`: building, validating, pricing, metadata sanitising and
   secret redaction, the message to the SQLite worker and the insert with its rollups. CPU is
   \`process.cpuUsage()\`, which counts every thread of the process (the SQLite worker and the garbage
-  collector's helpers included); wall is the window's length. Four kinds, interleaved round by round with
-  their order rotating, 30 rounds after 5 of warm-up, medians per call: no handler, a no-op handler, this
-  package as an application gets it by default (a SQLite file in a temp folder, on the worker thread,
-  the default budget guard with no limits set) and \`@langfuse/langchain\`'s handler without an exporter. "Over a no-op handler" subtracts
-  LangChain's own callback machinery. The window holds 200 calls: the writer writes one batch per flush,
-  so fewer calls per flush cost more per call (a lone call pays a whole transaction), more cost less.
+  collector's helpers included); wall is the window's length. Five kinds: no handler, a no-op handler,
+  this package as an application gets it by default (a SQLite file in a temp folder, on the worker
+  thread, the default budget guard with no limits set), the same with \`monitor.flush()\` after every
+  call, and \`@langfuse/langchain\`'s handler without an exporter. Each kind runs in a process of its own
+  (40 rounds of warm-up, then 30 measured rounds, the median per call); the processes take turns, three
+  turns with the order rotating, and the table gives the median of the three. "Over a no-op handler"
+  subtracts LangChain's own callback machinery. The window holds 200 calls: the writer writes one batch
+  per flush, so fewer calls per flush cost more per call (a lone call pays a whole transaction), more
+  cost less.
+  - Why a process per kind: until 2026-12 the kinds took turns round by round in one process. Then
+    whatever garbage a kind left was collected in the next kind's window, so each kind's figure held
+    part of its neighbours' costs: Langfuse's handler, which leaves the most, inflated ours. Side by
+    side in one run, the shared process gave ours 32.7 µs and Langfuse's 30.0 µs over a no-op handler;
+    a process per kind gave 17.2 µs and 18.2 µs. In a process of its own a kind pays exactly its own
+    garbage, deferred or not. The warm-up is long because LangChain's code needs it: with 5 rounds the
+    no-op kind alone cost 44 µs per call, with 40 rounds 17 µs.
+  - Where the floor is (\`bench/compare-parts.ts\`, \`bench/insert-layout.ts\`, 2026-12): an in-process
+    \`append\` of 200-record batches costs 7.5 to 9 µs CPU per record (0.9 µs of it the rollups, 0.3 µs
+    turning records into rows); the raw insert of the row in the store's schema is 4.3 to 4.7 µs (3.2 to
+    3.4 µs without the three secondary indexes, that is with the id key alone); the deferred record
+    build costs 4.5 to 5.5 µs, spread over a dozen small steps (attribution, model and usage reads,
+    metadata, pricing), none above half a microsecond. Two ways to cheapen the insert were measured
+    and dropped: binding each row as one array argument instead of 36 arguments (5.2 against 4.3 µs),
+    and multi-row \`INSERT\` statements of 25 or 50 rows (8.5 µs counting changes only, 9.8 µs with
+    \`RETURNING\` the inserted ids, which the rollups need). So the durable, indexed row alone is above a
+    fifth of Langfuse's handler's added cost (about 18 µs, which stores nothing): the "5× below
+    Langfuse" target cannot be met while every call is stored as an indexed SQLite row in the same
+    process, and ≤ 10 µs would need the store and the build both halved.
+  - One record per flush (the "one record per commit" rows: \`monitor.flush()\` after every call, as a
+    serverless handler does) costs about half a millisecond of CPU per call. That is a cost per flush:
+    LangChain's \`awaitAllCallbacks()\` alone is about 150 µs, and an in-process append of one record
+    about 290 µs, 190 µs of it the commit. A one-record commit writes 12 pages to the WAL (the record
+    table and its four indexes, the global rollups, the leaderboard day tables, the user counts), and
+    SQLite checksums and writes each whole 16 KiB page. With 4 KiB pages the same append costs half as
+    much (74 against 150 µs in one comparison), but a million-record ingest in batches of 5,000 is 10%
+    slower (37,700 against 41,800 records/s). The pages stay 16 KiB: a long-running process flushes
+    at most every 200 ms by default, so its commits take at most about 1.5 ms of CPU per second however
+    its calls arrive.
   \`bench/profile-whole-cost.ts\` runs this package's kind alone under \`node --cpu-prof\`, and
   \`bench/cpu-profile-summary.ts\` prints a profile's self time by function and by file. Note that V8's
   samples are taken in wall time: on a loaded machine a thread preempted inside \`postMessage\` shows it as
