@@ -5,7 +5,10 @@
  * retries, gets 412 (the etag moved), reads the counter again and must recognise the
  * report it already applied. Checked twice: with the store alone (reports numbered as a
  * guard numbers them), and through a budget guard whose store call fails outright after
- * the write happened (the guard resends the same report later).
+ * the write happened (the guard resends the same report later). Records too: a batch of
+ * records applied with its answer lost is counted as inserted by the append that stored
+ * it (within its retries, or when the writer sends it again), so the budget guard, which
+ * counts the records of calls it never saw from what the writer inserted, counts them once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBudgetedMonitor } from "../../src/budget/index.js";
@@ -113,6 +116,46 @@ describe("Cosmos budget counters: lost answers", () => {
       await monitor.close();
       await reader.guard.close();
       await reader.monitor.close();
+    }
+  });
+
+  it("records of calls no guard saw count once when their write was applied and its answer lost", async () => {
+    const { monitor, guard } = createBudgetedMonitor({
+      env: {},
+      logger: quiet,
+      store: "cosmos",
+      cosmos: { client: local.client(), databaseId: local.databaseId, containerId: local.uniqueContainerId("lost-records"), createIfMissing: true, baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 2 },
+      writer: { retryDelayMs: 5, maxRetryDelayMs: 10 },
+      budget: { logger: quiet },
+    });
+    try {
+      await guard.setLimit({ id: "user-daily", scope: "user:*", metric: "tokens", amount: 1_000_000, period: "day", mode: "block" });
+      let sum = 0;
+      for (let round = 0; round < LOST.length + 2; round++) {
+        for (let i = 0; i < 3; i++) {
+          const record = await monitor.trackUsage({ userId: "carol", provider: "openai", model: "gpt-4o-mini", inputTokens: 10 + round, outputTokens: i + 1 });
+          sum += record.totalTokens;
+        }
+        // From the second round on (the shared counter exists, seeded from the first round's
+        // records), the batch carrying the records and their rollups is applied; its answer is lost.
+        if (round > 0 && round <= LOST.length) local.faults.failNext("batch", 1, LOST[round - 1]);
+        // Last, the store gives up on the append after that (its second attempt refused too):
+        // the writer sends the records again, and they are found stored.
+        if (round === LOST.length + 1) {
+          local.faults.failNext("batch", 1, LOST[0]);
+          local.faults.failNext("batch", 1, { status: 503 });
+        }
+        await monitor.flush();
+        expect(local.faults.remaining).toBe(0);
+      }
+      await guard.flushUsage();
+      expect((await monitor.getUserUsage("carol", { days: 1 })).totalTokens).toBe(sum);
+      const [status] = (await guard.getBudgetStatus("carol")).filter((s) => s.limitId === "user-daily");
+      expect(status.used).toBe(sum);
+    } finally {
+      local.faults.clear();
+      await guard.close();
+      await monitor.close();
     }
   });
 

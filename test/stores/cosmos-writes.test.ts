@@ -129,8 +129,11 @@ describe("failure shapes", () => {
     local.faults.failNext("batch", 11, { status: 429, retryAfterMs: 1 });
     expect(await store.append(rs.slice(10, 20))).toEqual({ inserted: 10, duplicates: 0 });
     expect(local.faults.remaining).toBe(0);
-    // Applied, answer lost: the resend finds its records (409) and counts them as duplicates.
+    // Applied, answer lost: the resend finds its records (409); this call stored them, so they
+    // count as inserted (what counts new records, budgets and metrics, sees them once).
     local.faults.failNext("batch", 1, { status: 503, afterApplying: true });
+    expect(await store.append(rs.slice(20))).toEqual({ inserted: 10, duplicates: 0 });
+    // Sent again later (a replay), they are duplicates.
     expect(await store.append(rs.slice(20))).toEqual({ inserted: 0, duplicates: 10 });
     expect(await expectRollupsExact(containerOf(id))).toHaveLength(30);
     await store.close();

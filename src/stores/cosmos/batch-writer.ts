@@ -110,12 +110,16 @@ async function writeChunk(
   let pending = records;
   let attempt = 0;
   let conflicts = 0;
+  // An attempt failed in a way the service may have applied (its answer lost): records it
+  // finds stored afterwards were stored by this call, not before it.
+  let mayHaveApplied = false;
   while (pending.length > 0) {
     let outcome: Outcome;
     try {
       // After a lost race, increments (which commute) replace whole-document rewrites.
       outcome = await sendOnce(ctx, o, pk, pending, conflicts > 0);
     } catch (err) {
+      if (mayHaveApplied) rememberMaybeStored(ctx, pending);
       if (err instanceof TooLarge) {
         if (pending.length === 1) throw new StoreError("a usage record is too large for Cosmos DB (over the 2 MB request limit)");
         const half = Math.ceil(pending.length / 2);
@@ -134,9 +138,16 @@ async function writeChunk(
       // with one query rather than one aborted batch per record.
       const stored = await storedIds(ctx, o, pk, pending);
       stored.add(docIdFor(outcome.record.id));
-      const before = pending.length;
-      pending = pending.filter((r) => !stored.has(docIdFor(r.id)));
-      out.duplicates += before - pending.length;
+      const left: UsageRecord[] = [];
+      for (const r of pending) {
+        const docId = docIdFor(r.id);
+        if (!stored.has(docId)) left.push(r);
+        // Stored by this append, or by an earlier one of this store whose answer was lost:
+        // counted as inserted, so that what counts new records (budgets, metrics) sees it once.
+        else if (ctx.mayBeStored.delete(docId) || mayHaveApplied) out.inserted++;
+        else out.duplicates++;
+      }
+      pending = left;
       continue;
     }
     if (outcome.kind === "conflict") {
@@ -146,8 +157,10 @@ async function writeChunk(
       }
       continue;
     }
+    mayHaveApplied ||= outcome.mayHaveApplied;
     attempt++;
     if (attempt >= ctx.policy.maxAttempts) {
+      if (mayHaveApplied) rememberMaybeStored(ctx, pending);
       throw new StoreError(
         `Cosmos DB batch write still failing after ${attempt} attempts (throttled or unavailable): ${messageOf(outcome.error)}; nothing was lost, retry later`,
         { cause: outcome.error },
@@ -157,11 +170,23 @@ async function writeChunk(
   }
 }
 
+/** Bounded: past it the oldest are forgotten (their records would then count as duplicates). */
+const MAX_MAYBE_STORED = 100_000;
+
+function rememberMaybeStored(ctx: CosmosContext, records: readonly UsageRecord[]): void {
+  for (const r of records) ctx.mayBeStored.add(docIdFor(r.id));
+  for (const id of ctx.mayBeStored) {
+    if (ctx.mayBeStored.size <= MAX_MAYBE_STORED) break;
+    ctx.mayBeStored.delete(id);
+  }
+}
+
 type Outcome =
   | { kind: "ok" }
   | { kind: "duplicate"; record: UsageRecord }
   | { kind: "conflict" }
-  | { kind: "retry"; error: unknown; retryAfterMs?: number };
+  /** `mayHaveApplied`: the batch failed as a whole without a refusal (a lost answer), not by an operation's status. */
+  | { kind: "retry"; error: unknown; retryAfterMs?: number; mayHaveApplied: boolean };
 
 type Planned = { op: OperationInput; record?: UsageRecord };
 
@@ -202,23 +227,26 @@ async function sendOnce(
     const msg = messageOf(err);
     if (s === 413 || /too large|RequestEntityTooLarge|\b413\b/i.test(msg)) throw new TooLarge(msg);
     if (s !== undefined) {
-      if (RETRY_STATUS.has(s)) return { kind: "retry", error: err, retryAfterMs };
+      // A throttled batch (429) was not executed; an answer of 408 or 5xx may follow one that was.
+      if (RETRY_STATUS.has(s)) return { kind: "retry", error: err, retryAfterMs, mayHaveApplied: s !== 429 };
       throw unusableError(err, "batch write", ctx.policy.location) ?? new StoreError(`Cosmos DB batch write failed with status ${s}: ${msg}`, { cause: err });
     }
     // SDK 4.9 rewraps a batch the service refused whole (429, 503, ...) as a plain
     // Error with neither status nor cause: nothing was applied, so it is safe to send again.
-    if (isTransient(err) || /^Batch request error/.test(msg)) return { kind: "retry", error: err, retryAfterMs };
+    // A reset connection or a timeout may follow a batch the service applied.
+    if (isTransient(err) || /^Batch request error/.test(msg)) return { kind: "retry", error: err, retryAfterMs, mayHaveApplied: true };
     throw new StoreError(`Cosmos DB batch write failed: ${msg}`, { cause: err });
   }
   const failed = results.findIndex((r) => r.statusCode >= 400 && r.statusCode !== 424);
   if (failed < 0) {
     if (results.length === planned.length && results.every((r) => r.statusCode < 400)) return { kind: "ok" };
-    return { kind: "retry", error: new Error("batch answered without a failing operation") };
+    return { kind: "retry", error: new Error("batch answered without a failing operation"), mayHaveApplied: false };
   }
   const status = results[failed].statusCode;
   const p = planned[failed];
   if (status === 413) throw new TooLarge(`operation ${failed} too large`);
-  if (RETRY_STATUS.has(status)) return { kind: "retry", error: new Error(`an operation answered ${status}`) };
+  // An operation's failure rolled the whole batch back: nothing was applied.
+  if (RETRY_STATUS.has(status)) return { kind: "retry", error: new Error(`an operation answered ${status}`), mayHaveApplied: false };
   if (p.record && status === 409) return { kind: "duplicate", record: p.record };
   if (!p.record && (status === 409 || status === 412 || status === 404 || status === 400)) return { kind: "conflict" };
   throw new StoreError(`Cosmos DB refused ${p.record ? "a usage record" : "a rollup update"} with status ${status}`);

@@ -35,6 +35,11 @@ export interface CosmosStoreMetrics {
 export class CosmosContext {
   readonly metrics: CosmosStoreMetrics = { queries: 0, documentsRead: 0, bulkRequests: 0, batchRequests: 0, batchOperations: 0, rollupRaces: 0, changeFeedPages: 0, recordsFolded: 0, leaseRaces: 0, windowsDerived: 0 };
   readonly policy: RetryPolicy;
+  /**
+   * Document ids of records an append gave up on after an attempt the service may have
+   * applied (answer lost): when a later append finds them stored, this store stored them.
+   */
+  readonly mayBeStored = new Set<string>();
   private opening?: Promise<OpenedContainer>;
   private loadingSdk?: Promise<CosmosSdk>;
   private closed = false;
