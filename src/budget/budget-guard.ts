@@ -31,7 +31,7 @@ import { subjectFor, type CallContext } from "./scopes.js";
 import { SharedTally } from "./shared-tally.js";
 import { troubleLogger } from "./store-trouble-log.js";
 import { TallyIndex } from "./tally-index.js";
-import { unitsOf } from "./tally.js";
+import { unitsAdded, unitsOf } from "./tally.js";
 
 export type { BudgetStatus, BudgetState } from "./budget-report.js";
 export type { BudgetMonitor, BudgetGuardOptions, BudgetDecision, CheckOptions, ReserveRequest } from "./guard-types.js";
@@ -178,7 +178,7 @@ export class BudgetGuard {
     if (!recorded) this.counted.add(runId, { by: "settle", tokens: actual.tokens, costNanos: actual.costNanos, at: this.clock().getTime() });
     const amount = recorded ? { tokens: actual.tokens - recorded.tokens, costNanos: actual.costNanos - recorded.costNanos } : actual;
     for (const { tally } of r.holds) {
-      const units = tally.limit.metric === "requests" && recorded ? 0 : unitsOf(tally.limit, amount);
+      const units = unitsAdded(tally.limit, amount, recorded !== undefined);
       if (units === 0 || !tally.covers(r.at)) continue;
       tally.add(r.at, units, false);
       this.leases.track(tally as SharedTally);
@@ -217,7 +217,7 @@ export class BudgetGuard {
         // budget: its record counts in the shared counter even when no tally is held here.
         const t = this.tallies.peek(limit, subject, now) ?? this.tallies.get(limit, subject, now);
         if (!t.covers(at)) continue;
-        const units = limit.metric === "requests" ? (settled ? 0 : 1) : unitsOf(limit, amount);
+        const units = unitsAdded(limit, amount, settled !== undefined);
         if (units === 0) continue;
         t.add(at, units, true);
         t.lastActive = now;

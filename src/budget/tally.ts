@@ -35,6 +35,14 @@ export function unitsOf(limit: BudgetLimit, amount: UsageAmount): number {
   return limit.metric === "cost" ? amount.costNanos : limit.metric === "requests" ? 1 : amount.tokens;
 }
 
+/**
+ * What one of a call's two paths (its settle, its stored record) adds: the amount (or the
+ * difference from what the other counted), and its one request only if the other has not.
+ */
+export function unitsAdded(limit: BudgetLimit, amount: UsageAmount, otherCounted: boolean): number {
+  return limit.metric === "requests" ? (otherCounted ? 0 : 1) : unitsOf(limit, amount);
+}
+
 /** Converts a tally unit back to what users see: tokens, requests, or USD for cost. */
 export function toDisplay(limit: BudgetLimit, units: number): number {
   return limit.metric === "cost" ? units / 1e9 : units;

@@ -77,7 +77,7 @@ export class CosmosContext {
   sdk(): Promise<CosmosSdk> {
     // A failed load (package missing) is tried again by the next call.
     const given = this.cfg.sdk;
-    this.loadingSdk ??= loadCosmosSdk(this.importSdk ?? (given ? async () => given : undefined)).catch((err) => {
+    this.loadingSdk ??= loadCosmosSdk(given ? async () => given : this.importSdk).catch((err) => {
       this.loadingSdk = undefined;
       throw err;
     });
