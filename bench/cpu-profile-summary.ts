@@ -21,7 +21,7 @@ interface Profile {
 const args = process.argv.slice(2);
 const topAt = args.indexOf("--top");
 const top = topAt >= 0 ? Number(args[topAt + 1]) : 30;
-const inputs = args.filter((a, i) => a !== "--top" && i !== topAt + 1);
+const inputs = args.filter((_, i) => topAt < 0 || (i !== topAt && i !== topAt + 1));
 const files = inputs.flatMap((p) => (statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith(".cpuprofile")).map((f) => join(p, f)) : [p]));
 
 function short(url: string): string {
