@@ -34,7 +34,9 @@ export class BufferedWriter implements RecordSink {
   private readonly spillDir: string;
   private readonly opts: WriterSettings;
   private readonly failures: FailureLog;
-  private timer: NodeJS.Timeout | null = null;
+  /** Cancels the drain scheduled next (a timer, or an immediate for a drain due now). */
+  private cancelScheduled: (() => void) | null = null;
+  private scheduledNow = false;
   private draining: Promise<void> | null = null;
   private retryDelay: number;
   /** True until a replay found the journal folder empty; set again by every spill. */
@@ -100,6 +102,11 @@ export class BufferedWriter implements RecordSink {
    * journal and the call rejects with a FlushTimeoutError saying how many records are
    * journaled and where, and how many could not be journaled either.
    */
+  /** How long `flush()` waits by default before it gives up. */
+  get flushTimeoutMs(): number {
+    return this.opts.flushTimeoutMs;
+  }
+
   flush(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.pending === 0 && !this.draining && !this.journalMayHaveRecords) return Promise.resolve();
     const timeoutMs = options.timeoutMs ?? this.opts.flushTimeoutMs;
@@ -115,8 +122,8 @@ export class BufferedWriter implements RecordSink {
       await this.flush({ timeoutMs: options.timeoutMs ?? this.opts.closeTimeoutMs });
     } finally {
       this.closed = true;
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
+      this.cancelScheduled?.();
+      this.cancelScheduled = null;
       await this.journal.close();
     }
   }
@@ -157,20 +164,30 @@ export class BufferedWriter implements RecordSink {
 
   private schedule(delayMs: number): void {
     if (this.draining) return; // the running drain loops until the buffer is empty
-    if (this.timer) {
-      if (delayMs > 0) return;
-      clearTimeout(this.timer);
+    if (this.cancelScheduled) {
+      if (delayMs > 0 || this.scheduledNow) return;
+      this.cancelScheduled();
     }
-    this.timer = setTimeout(() => {
-      this.timer = null;
+    this.scheduledNow = delayMs === 0;
+    const run = () => {
+      this.cancelScheduled = null;
       this.draining = this.drain().finally(() => {
         this.draining = null;
         if (this.buffer.length > 0) this.schedule(0);
         else this.notifyIdle();
       });
-    }, delayMs);
-    // A pending write must not keep a finished script alive; `flush()` is how to wait for it.
-    if (delayMs > 0) this.timer.unref();
+    };
+    if (delayMs === 0) {
+      // Right after this turn of the event loop: `setTimeout(0)` waits a whole millisecond,
+      // which a flush after every call (a serverless handler) would pay each time.
+      const immediate = setImmediate(run);
+      this.cancelScheduled = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(run, delayMs);
+      // A pending write must not keep a finished script alive; `flush()` is how to wait for it.
+      timer.unref();
+      this.cancelScheduled = () => clearTimeout(timer);
+    }
   }
 
   private notifyIdle(): void {
