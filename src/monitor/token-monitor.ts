@@ -3,9 +3,9 @@
  * the writer and the pricer, makes callback handlers, records manual usage, and
  * answers every usage question through `UsageQueries`.
  */
-import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
 import { ValidationError } from "../errors.js";
 import { configFromEnv } from "../config.js";
+import { callbacksQueuedSoFar } from "./callback-queue.js";
 import { TokenTrackingCallbackHandler } from "../handler/token-tracking-handler.js";
 import type { AttributionDefaults } from "../handler/attribution.js";
 import { createPricer, loadPricingOverridesFile } from "../pricing/index.js";
@@ -147,10 +147,17 @@ export class TokenMonitoringService extends UsageQueries {
    * Resolves when every record tracked so far is durable in the store. LangChain runs
    * callbacks in a background queue, so this first waits for that queue: a call whose
    * `invoke()` returned is then counted even if its end callback had not run yet.
-   * Bounded (default 30 s): see BufferedWriter.flush.
+   * Bounded (default 30 s): see BufferedWriter.flush. The wait for the callback queue has
+   * the same bound; past it, what was tracked so far is flushed and a warning says why.
    */
   async flush(options?: { timeoutMs?: number }): Promise<void> {
-    await awaitAllCallbacks();
+    const queueTimeoutMs = options?.timeoutMs ?? this.writer.flushTimeoutMs;
+    if (!(await callbacksQueuedSoFar(queueTimeoutMs))) {
+      this.logger.warn(
+        `flush: LangChain's callback queue was still busy after ${queueTimeoutMs} ms (a callback handler that does not finish?); ` +
+          "flushing the calls tracked so far",
+      );
+    }
     await this.writer.flush(options);
     // Views the store builds asynchronously (Cosmos global rollups) include what was just written.
     await this.store.flush?.();
