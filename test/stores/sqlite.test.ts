@@ -1,3 +1,4 @@
+import Database from "better-sqlite3";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -122,5 +123,28 @@ describe("sqlite on a worker thread", () => {
     expect(ticks).toBeGreaterThan(10);
     await store.close();
     await expect(store.append(records.slice(0, 1))).rejects.toMatchObject({ code: "ERR_CLOSED" });
+  });
+});
+
+describe("sqlite page size", () => {
+  it("is 4 KiB for a new file, and a file made with 16 KiB pages keeps them and works", async () => {
+    const fresh = new SqliteUsageStore({ path: join(dir, `store-${n++}.db`) });
+    expect(fresh.database.pragma("page_size", { simple: true })).toBe(4096);
+    await fresh.close();
+
+    // A database as earlier versions created it: 16 KiB pages, WAL, schema in place.
+    const path = join(dir, `store-${n++}.db`);
+    const old = new Database(path);
+    old.pragma("page_size = 16384");
+    old.pragma("journal_mode = WAL");
+    old.exec("CREATE TABLE earlier (x)");
+    old.close();
+    const store = new SqliteUsageStore({ path });
+    const records = Array.from({ length: 30 }, (_, i) => makeRecord({ id: `p-${i}`, userId: `u-${i % 3}` }));
+    expect(await store.append(records)).toEqual({ inserted: 30, duplicates: 0 });
+    expect(store.database.pragma("page_size", { simple: true })).toBe(16384);
+    const [row] = await store.aggregate({ filter: { userId: "u-1" }, groupBy: [] });
+    expect(row.requests).toBe(10);
+    await store.close();
   });
 });
