@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { batchUsers } from "../../src/stores/sqlite/batch-fold.js";
-import { ROLLUP_TABLES } from "../../src/stores/sqlite/rollups.js";
+import { ROLLUP_TABLES, SMALL_BATCH } from "../../src/stores/sqlite/rollups.js";
 import { COL, recordToValues, type RecordValues } from "../../src/stores/sqlite/rows.js";
 import { SqliteUsageStore } from "../../src/stores/sqlite/index.js";
 import { makeRecord, seededRandom } from "../contract/make-record.js";
@@ -59,9 +59,10 @@ describe("an append's rollup increments", () => {
     for (let i = 0, size = 7; i < 500; i += size, size = (size * 3) % 97 + 5) {
       await store.append([...all.slice(Math.max(0, i - 3), i), ...all.slice(i, i + size)]);
     }
-    // A batch of one record per user: the per-user tables are folded by SQLite, the
-    // application-wide ones summed here.
-    await store.append(records(6, 12).map((r, i) => ({ ...r, userId: `solo-${i}` })));
+    // A large batch of one record per user: the per-user tables are folded by SQLite, the
+    // application-wide ones summed here. A small one is summed here whole.
+    await store.append(records(6, SMALL_BATCH + 12).map((r, i) => ({ ...r, id: `solo-${i}`, userId: `solo-${i}` })));
+    await store.append(records(7, 12).map((r, i) => ({ ...r, id: `few-${i}`, userId: `few-${i}` })));
     // One agent's calls in a row, across an hour boundary: consecutive rows share a cell
     // until a key part changes.
     const run = Date.UTC(2030, 0, 1, 22, 58);

@@ -7,7 +7,7 @@
  */
 import type Database from "better-sqlite3";
 import { TableFold, batchCells, batchUsers, groupValues } from "./batch-fold.js";
-import { APP_WIDE, FEW_USERS, NEW_ROWS, PER_ENTITY, ROLLUP_TABLES, foldSql, upsertSql, type RollupTable } from "./rollups.js";
+import { APP_WIDE, FEW_USERS, NEW_ROWS, PER_ENTITY, ROLLUP_TABLES, SMALL_BATCH, foldSql, upsertSql, type RollupTable } from "./rollups.js";
 import { COL, type RecordValues } from "./rows.js";
 import { SpanWindows } from "./span-windows.js";
 
@@ -58,14 +58,15 @@ export class RollupMaintainer {
    * Folds the rows inserted after rowid `before` into every rollup. `rows` are those rows'
    * values, when the caller has them: the application-wide tables (a few groups per batch
    * whatever the batch) are then summed here, one upsert per group, and when the batch has
-   * several records per user, every table is. Otherwise SQLite groups the new rows: with
-   * a group per record or so, one set-based statement beats a call per group.
+   * several records per user, or is small, every table is. Otherwise SQLite groups the new
+   * rows: in a large batch with a group per record or so, one set-based statement beats a
+   * call per group.
    */
   afterInsert(before: number, rows?: readonly RecordValues[]): void {
     const users = rows ? batchUsers(rows) : null;
     if (!rows || !users) {
       this.foldSql(before, ROLLUP_TABLES);
-    } else if (users.size * FEW_USERS <= rows.length) {
+    } else if (users.size * FEW_USERS <= rows.length || rows.length <= SMALL_BATCH) {
       this.foldRows(rows, users);
     } else {
       this.foldSql(before, PER_ENTITY);
