@@ -30,17 +30,29 @@ class NoopHandler extends BaseCallbackHandler {
   override handleLLMEnd() {}
 }
 
-/** `oursEach`: this package with `monitor.flush()` after every call, one record per commit (a serverless handler's pattern). */
-type Kind = "none" | "noop" | "ours" | "oursEach" | "langfuse";
-const KINDS: Kind[] = ["none", "noop", "ours", "oursEach", "langfuse"];
-const tracked = (k: Kind) => k === "ours" || k === "oursEach";
+/**
+ * `oursEach`: this package with `monitor.flush()` after every call, one record per commit (a
+ * serverless handler's pattern). `oursFleet`: calls spread over many users, a handler attached
+ * per call as an application does per request, and a flush every `FLEET_FLUSH_EVERY` calls (a
+ * replica at 50 calls/s with the writer's 200 ms interval): each commit then touches a page of
+ * its own per user in every per-user table and index, where one user's 200 calls share them.
+ */
+type Kind = "none" | "noop" | "ours" | "oursEach" | "oursFleet" | "langfuse";
+const KINDS: Kind[] = ["none", "noop", "ours", "oursEach", "oursFleet", "langfuse"];
+const tracked = (k: Kind) => k === "ours" || k === "oursEach" || k === "oursFleet";
+export const FLEET_USERS = 10_000;
+export const FLEET_FLUSH_EVERY = 10;
 
 const baseConfig = { metadata: { user_id: "user-42", thread_id: "thread-7", request_kind: "support" } } satisfies RunnableConfig;
 const prompt = [new HumanMessage("What is the weather in Paris?")];
 
 export interface WholeCostSetup {
   monitor: TokenMonitoringService;
-  configs: Record<Kind, RunnableConfig>;
+  configs: Record<Exclude<Kind, "oursFleet">, RunnableConfig>;
+  /** The config of the fleet kind's `n`th call: its user's, with a handler attached for it. */
+  fleetConfig(n: number): RunnableConfig;
+  /** Calls made so far by the fleet kind (its users and flushes follow this count). */
+  fleetCalls: number;
   close(): Promise<number>;
 }
 
@@ -59,7 +71,7 @@ export function wholeCostSetup(pkg: PackageEntry = { createTokenMonitor, attachT
     logger: { warn: () => undefined, error: (m) => console.error(m) },
     ...options,
   });
-  const configs: Record<Kind, RunnableConfig> = {
+  const configs: WholeCostSetup["configs"] = {
     none: baseConfig,
     noop: { ...baseConfig, callbacks: [new NoopHandler()] },
     ours: pkg.attachTokenTracking({ ...baseConfig }, { monitor, agentName: "bench" }),
@@ -69,6 +81,13 @@ export function wholeCostSetup(pkg: PackageEntry = { createTokenMonitor, attachT
   return {
     monitor,
     configs,
+    fleetCalls: 0,
+    fleetConfig(n) {
+      // Users in a scattered order (7,919 is prime to FLEET_USERS), three threads each.
+      const user = (n * 7919) % FLEET_USERS;
+      const metadata = { user_id: `user-${user}`, thread_id: `thread-${user}-${n % 3}`, request_kind: "support" };
+      return pkg.attachTokenTracking({ metadata }, { monitor, agentName: "bench" });
+    },
     async close() {
       await monitor.flush();
       const stored = (await monitor.getOverallUsage({ days: 1, end: new Date(Date.now() + 60_000) })).totalRequests;
@@ -82,12 +101,18 @@ export function wholeCostSetup(pkg: PackageEntry = { createTokenMonitor, attachT
 /** One batch of calls, and what it cost: µs of CPU (all threads) and of wall time per call. */
 export async function wholeCostBatch(setup: WholeCostSetup, kind: Kind, calls: number): Promise<{ cpu: number; wall: number }> {
   const model = new ScriptedChatModel({ model: "gpt-4o-mini" });
-  const config = setup.configs[kind];
+  const config = kind === "oursFleet" ? undefined : setup.configs[kind];
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < calls; i++) {
-    await model.invoke(prompt, config);
-    if (kind === "oursEach") await setup.monitor.flush();
+    if (config) {
+      await model.invoke(prompt, config);
+      if (kind === "oursEach") await setup.monitor.flush();
+    } else {
+      const n = setup.fleetCalls++;
+      await model.invoke(prompt, setup.fleetConfig(n));
+      if ((n + 1) % FLEET_FLUSH_EVERY === 0) await setup.monitor.flush();
+    }
   }
   await awaitAllCallbacks();
   if (kind === "ours") await setup.monitor.flush();
@@ -142,7 +167,7 @@ export async function benchWholeCost(repeat = 3, rounds = 30, calls = 200): Prom
       if (tracked(kind)) stored += r.stored;
     }
   }
-  const expected = 2 * repeat * (WARMUP_ROUNDS + rounds) * calls;
+  const expected = 3 * repeat * (WARMUP_ROUNDS + rounds) * calls;
   const m = (k: Kind, what: "cpu" | "wall") => median(samples[k][what]);
   const over = (k: Kind, what: "cpu" | "wall") => m(k, what) - m("noop", what);
   const section = "whole cost";
@@ -165,6 +190,11 @@ export async function benchWholeCost(repeat = 3, rounds = 30, calls = 200): Prom
       measure: "same, this package with monitor.flush() after every call (one record per commit, as a serverless handler does)",
       value: `${fmt(m("oursEach", "cpu"))} / ${fmt(m("oursEach", "wall"))} µs`,
     },
+    {
+      section,
+      measure: `same, this package, calls spread over ${FLEET_USERS.toLocaleString("en-US")} users, a handler attached per call, a flush every ${FLEET_FLUSH_EVERY} calls (a replica at 50 calls/s)`,
+      value: `${fmt(m("oursFleet", "cpu"))} / ${fmt(m("oursFleet", "wall"))} µs`,
+    },
     { section, measure: "same, @langfuse/langchain handler (no exporter)", value: `${fmt(m("langfuse", "cpu"))} / ${fmt(m("langfuse", "wall"))} µs` },
     {
       section,
@@ -177,6 +207,12 @@ export async function benchWholeCost(repeat = 3, rounds = 30, calls = 200): Prom
       measure: "this package, one record per commit, over a no-op handler: CPU / wall per call",
       value: `${fmt(over("oursEach", "cpu"))} / ${fmt(over("oursEach", "wall"))} µs`,
       note: "flush() waits for LangChain's callback queue, the writer and a commit of one record: a fixed cost per flush, not per record",
+    },
+    {
+      section,
+      measure: `this package, calls spread over many users, a flush every ${FLEET_FLUSH_EVERY} calls, over a no-op handler: CPU / wall per call`,
+      value: `${fmt(over("oursFleet", "cpu"))} / ${fmt(over("oursFleet", "wall"))} µs`,
+      note: "what a replica of a fleet pays: each record's commit and rollups touch pages no other record of its batch shares",
     },
     {
       section,
