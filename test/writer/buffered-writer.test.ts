@@ -7,6 +7,7 @@ import type { AppendResult, UsageStore } from "../../src/stores/types.js";
 import type { UsageRecord } from "../../src/record/types.js";
 import { BufferedWriter } from "../../src/writer/index.js";
 import { makeRecord } from "../contract/make-record.js";
+import { startFixture } from "../faults/support/children.js";
 
 const quiet = { warn: () => undefined, error: () => undefined };
 
@@ -86,25 +87,19 @@ describe("BufferedWriter", () => {
 
   it("a new process replays the journal a dead process left behind", async () => {
     const spillDir = mkdtempSync(join(tmpdir(), "tt-orphan-"));
-    const { store: downStore, setDown } = flakyStore();
-    setDown(true);
-    const first = new BufferedWriter(downStore, { batchSize: 5, maxBufferedRecords: 0, retryDelayMs: 5, logger: quiet, spillDir });
-    for (let i = 0; i < 25; i++) first.enqueue(makeRecord({ userId: "w4" }));
-    await expect(first.flush({ timeoutMs: 100 })).rejects.toThrow();
-    // The first writer stops: both writers live in this one process, and a retry of the first
-    // would claim the file under this pid (which the second leaves alone) while the second looks.
-    await expect(first.close({ timeoutMs: 50 })).rejects.toThrow();
-    const files = readdirSync(spillDir);
-    expect(files.length).toBe(1);
-    // Pretend the writing process died: give the file a pid that cannot exist.
-    const { renameSync } = await import("node:fs");
-    renameSync(join(spillDir, files[0]), join(spillDir, "spill-999999999-orphan.jsonl"));
+    // A real process spills and exits: a writer of this process giving up would go on
+    // retrying in the background, and could hold the file while the second one looks.
+    const dead = startFixture("spill-and-exit.ts", [spillDir, "25"]);
+    expect(await dead.exited).toEqual({ code: 0, signal: null });
+    expect(dead.lines).toContain("spilled 25");
+    expect(readdirSync(spillDir)).toHaveLength(1);
 
     const fresh = new SqliteUsageStore({ path: ":memory:" });
     const second = new BufferedWriter(fresh, { logger: quiet, spillDir });
     second.enqueue(makeRecord({ userId: "w4" }));
     await second.flush();
     expect(await countRows(fresh)).toBe(26);
+    expect(readdirSync(spillDir)).toEqual([]);
   });
 
   it("refuses records after close", async () => {
