@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { ScriptedChatModel } from "../examples/lib/scripted-chat-model.js";
 import { attachTokenTracking, createTokenMonitor } from "../src/index.js";
 import type { TokenMonitoringService } from "../src/monitor/token-monitor.js";
+import { DEFAULT_FLUSH_INTERVAL_MS } from "../src/writer/writer-options.js";
 import { fmt, median, type Row } from "./stats.js";
 
 class NoopHandler extends BaseCallbackHandler {
@@ -33,22 +34,28 @@ class NoopHandler extends BaseCallbackHandler {
 /**
  * `oursEach`: this package with `monitor.flush()` after every call, one record per commit (a
  * serverless handler's pattern). `oursFleet`: calls spread over many users, a handler attached
- * per call as an application does per request, and a flush every `FLEET_FLUSH_EVERY` calls (a
- * replica at 50 calls/s with the writer's 200 ms interval): each commit then touches a page of
- * its own per user in every per-user table and index, where one user's 200 calls share them.
+ * per call as an application does per request, and a flush per writer interval of a replica
+ * at `FLEET_CALLS_PER_SECOND` (a flush every 50 calls with the default 1 s interval; `oursFleet200`
+ * the same with the 200 ms interval of earlier versions, every 10 calls): each commit then
+ * touches a page of its own per user in every per-user table and index, where one user's
+ * 200 calls share them.
  */
-type Kind = "none" | "noop" | "ours" | "oursEach" | "oursFleet" | "langfuse";
-const KINDS: Kind[] = ["none", "noop", "ours", "oursEach", "oursFleet", "langfuse"];
-const tracked = (k: Kind) => k === "ours" || k === "oursEach" || k === "oursFleet";
+type Kind = "none" | "noop" | "ours" | "oursEach" | "oursFleet" | "oursFleet200" | "langfuse";
+const KINDS: Kind[] = ["none", "noop", "ours", "oursEach", "oursFleet", "oursFleet200", "langfuse"];
+type FleetKind = "oursFleet" | "oursFleet200";
+const isFleet = (k: Kind): k is FleetKind => k === "oursFleet" || k === "oursFleet200";
+const tracked = (k: Kind) => k === "ours" || k === "oursEach" || isFleet(k);
 export const FLEET_USERS = 10_000;
-export const FLEET_FLUSH_EVERY = 10;
+export const FLEET_CALLS_PER_SECOND = 50;
+/** Calls per flush of a fleet kind: what the replica makes in one writer interval. */
+const flushEvery = (kind: FleetKind) => (FLEET_CALLS_PER_SECOND * (kind === "oursFleet" ? DEFAULT_FLUSH_INTERVAL_MS : 200)) / 1000;
 
 const baseConfig = { metadata: { user_id: "user-42", thread_id: "thread-7", request_kind: "support" } } satisfies RunnableConfig;
 const prompt = [new HumanMessage("What is the weather in Paris?")];
 
 export interface WholeCostSetup {
   monitor: TokenMonitoringService;
-  configs: Record<Exclude<Kind, "oursFleet">, RunnableConfig>;
+  configs: Record<Exclude<Kind, FleetKind>, RunnableConfig>;
   /** The config of the fleet kind's `n`th call: its user's, with a handler attached for it. */
   fleetConfig(n: number): RunnableConfig;
   /** Calls made so far by the fleet kind (its users and flushes follow this count). */
@@ -101,7 +108,8 @@ export function wholeCostSetup(pkg: PackageEntry = { createTokenMonitor, attachT
 /** One batch of calls, and what it cost: µs of CPU (all threads) and of wall time per call. */
 export async function wholeCostBatch(setup: WholeCostSetup, kind: Kind, calls: number): Promise<{ cpu: number; wall: number }> {
   const model = new ScriptedChatModel({ model: "gpt-4o-mini" });
-  const config = kind === "oursFleet" ? undefined : setup.configs[kind];
+  const config = isFleet(kind) ? undefined : setup.configs[kind];
+  const every = isFleet(kind) ? flushEvery(kind) : 0;
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < calls; i++) {
@@ -111,7 +119,7 @@ export async function wholeCostBatch(setup: WholeCostSetup, kind: Kind, calls: n
     } else {
       const n = setup.fleetCalls++;
       await model.invoke(prompt, setup.fleetConfig(n));
-      if ((n + 1) % FLEET_FLUSH_EVERY === 0) await setup.monitor.flush();
+      if ((n + 1) % every === 0) await setup.monitor.flush();
     }
   }
   await awaitAllCallbacks();
@@ -167,7 +175,7 @@ export async function benchWholeCost(repeat = 3, rounds = 30, calls = 200): Prom
       if (tracked(kind)) stored += r.stored;
     }
   }
-  const expected = 3 * repeat * (WARMUP_ROUNDS + rounds) * calls;
+  const expected = 4 * repeat * (WARMUP_ROUNDS + rounds) * calls;
   const m = (k: Kind, what: "cpu" | "wall") => median(samples[k][what]);
   const over = (k: Kind, what: "cpu" | "wall") => m(k, what) - m("noop", what);
   const section = "whole cost";
@@ -190,11 +198,11 @@ export async function benchWholeCost(repeat = 3, rounds = 30, calls = 200): Prom
       measure: "same, this package with monitor.flush() after every call (one record per commit, as a serverless handler does)",
       value: `${fmt(m("oursEach", "cpu"))} / ${fmt(m("oursEach", "wall"))} µs`,
     },
-    {
+    ...(["oursFleet", "oursFleet200"] as const).map((k) => ({
       section,
-      measure: `same, this package, calls spread over ${FLEET_USERS.toLocaleString("en-US")} users, a handler attached per call, a flush every ${FLEET_FLUSH_EVERY} calls (a replica at 50 calls/s)`,
-      value: `${fmt(m("oursFleet", "cpu"))} / ${fmt(m("oursFleet", "wall"))} µs`,
-    },
+      measure: `same, this package, calls spread over ${FLEET_USERS.toLocaleString("en-US")} users, a handler attached per call, a replica at ${FLEET_CALLS_PER_SECOND} calls/s flushing every ${flushEvery(k)} calls (${k === "oursFleet" ? "the default 1 s interval" : "a 200 ms interval, the default before 2026-12"})`,
+      value: `${fmt(m(k, "cpu"))} / ${fmt(m(k, "wall"))} µs`,
+    })),
     { section, measure: "same, @langfuse/langchain handler (no exporter)", value: `${fmt(m("langfuse", "cpu"))} / ${fmt(m("langfuse", "wall"))} µs` },
     {
       section,
@@ -208,12 +216,12 @@ export async function benchWholeCost(repeat = 3, rounds = 30, calls = 200): Prom
       value: `${fmt(over("oursEach", "cpu"))} / ${fmt(over("oursEach", "wall"))} µs`,
       note: "flush() waits for LangChain's callback queue, the writer and a commit of one record: a fixed cost per flush, not per record",
     },
-    {
+    ...(["oursFleet", "oursFleet200"] as const).map((k) => ({
       section,
-      measure: `this package, calls spread over many users, a flush every ${FLEET_FLUSH_EVERY} calls, over a no-op handler: CPU / wall per call`,
-      value: `${fmt(over("oursFleet", "cpu"))} / ${fmt(over("oursFleet", "wall"))} µs`,
-      note: "what a replica of a fleet pays: each record's commit and rollups touch pages no other record of its batch shares",
-    },
+      measure: `this package, a fleet replica flushing every ${flushEvery(k)} calls, over a no-op handler: CPU / wall per call`,
+      value: `${fmt(over(k, "cpu"))} / ${fmt(over(k, "wall"))} µs`,
+      note: k === "oursFleet" ? "what a replica of a fleet pays: each record's commit and rollups touch pages no other record of its batch shares" : undefined,
+    })),
     {
       section,
       measure: "Langfuse's handler over a no-op handler: CPU / wall per call",

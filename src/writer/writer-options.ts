@@ -23,7 +23,15 @@ export interface WriterOptions {
    * batch: about 20 ms for 1,000 records. @default 1000
    */
   batchSize?: number;
-  /** How long a lone record may wait for companions before it is written. @default 200 */
+  /**
+   * How long a record may wait for companions before it is written: what a process killed
+   * outright (SIGKILL, out of memory) can lose, against what each flush costs. A commit pays
+   * for every page it touches whatever the number of records, so fewer, larger flushes cost
+   * less per call: a replica at 50 calls/s over 10,000 users spends about a third less CPU
+   * per call flushing every second than every 200 ms. The ecosystem's batchers wait as long
+   * or longer (OpenTelemetry's batch span processor, and so Langfuse's SDKs, 5 s).
+   * `flush()` writes at once whatever the interval. @default 1000
+   */
   flushIntervalMs?: number;
   /** Records kept in memory while the store is failing; the rest is spilled. @default 10000 */
   maxBufferedRecords?: number;
@@ -69,12 +77,15 @@ export interface WriterStats {
 
 export type WriterSettings = Required<Omit<WriterOptions, "onWritten" | "logger" | "spillDir">>;
 
+/** See `WriterOptions.flushIntervalMs`. */
+export const DEFAULT_FLUSH_INTERVAL_MS = 1000;
+
 /** The options with their defaults filled in. */
 export function writerSettings(options: WriterOptions): WriterSettings {
   const maxBufferedRecords = options.maxBufferedRecords ?? 10_000;
   return {
     batchSize: options.batchSize ?? 1000,
-    flushIntervalMs: options.flushIntervalMs ?? 200,
+    flushIntervalMs: options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS,
     maxBufferedRecords,
     maxMemoryRecords: Math.max(options.maxMemoryRecords ?? 2 * maxBufferedRecords, maxBufferedRecords),
     maxJournalBytes: options.maxJournalBytes ?? DEFAULT_MAX_JOURNAL_BYTES,
