@@ -58,7 +58,7 @@ describe("monitor.flush() and LangChain's callback queue", () => {
     const model = new ScriptedChatModel({ model: "gpt-4o-mini" });
     const config = attachTokenTracking({ metadata: { user_id: "q2", thread_id: "tq2" } }, { monitor });
     // After tracking's own end callback, a handler that never ends blocks the queue for good.
-    (config.callbacks as BaseCallbackHandler[]).push(new SlowEndHandler(Infinity));
+    ((config as { callbacks?: unknown }).callbacks as BaseCallbackHandler[]).push(new SlowEndHandler(Infinity));
     await model.invoke("hello", config);
     const started = Date.now();
     await monitor.flush({ timeoutMs: 300 });
