@@ -76,10 +76,12 @@ ${table}
   queue) and, for this package, \`monitor.flush()\`: building, validating, pricing, metadata sanitising and
   secret redaction, the message to the SQLite worker and the insert with its rollups. CPU is
   \`process.cpuUsage()\`, which counts every thread of the process (the SQLite worker and the garbage
-  collector's helpers included); wall is the window's length. Five kinds: no handler, a no-op handler,
+  collector's helpers included); wall is the window's length. Seven kinds: no handler, a no-op handler,
   this package as an application gets it by default (a SQLite file in a temp folder, on the worker
   thread, the default budget guard with no limits set), the same with \`monitor.flush()\` after every
-  call, and \`@langfuse/langchain\`'s handler without an exporter. Each kind runs in a process of its own
+  call, the same with calls spread over 10,000 users as a fleet replica makes them, at two flush
+  intervals (see below), and
+  \`@langfuse/langchain\`'s handler without an exporter. Each kind runs in a process of its own
   (40 rounds of warm-up, then 30 measured rounds, the median per call); the processes take turns, three
   turns with the order rotating, and the table gives the median of the three. "Over a no-op handler"
   subtracts LangChain's own callback machinery. The window holds 200 calls: the writer writes one batch
@@ -92,28 +94,61 @@ ${table}
     a process per kind gave 17.2 µs and 18.2 µs. In a process of its own a kind pays exactly its own
     garbage, deferred or not. The warm-up is long because LangChain's code needs it: with 5 rounds the
     no-op kind alone cost 44 µs per call, with 40 rounds 17 µs.
+  - The fleet rows: one user's 200 calls in a batch share every page a commit writes, which flatters
+    the figure. A replica serving many users writes, for each record, a page of its own in each
+    per-user table and index (the user's and the thread's index entries, the user counts, the per-day
+    leaderboard rows and their cost indexes). So the fleet kinds spread their calls over 10,000 users
+    (three threads each), attach a handler per call as an application does per request, and flush
+    once per writer interval of a replica making 50 calls/s: every 50 calls with the default 1 s
+    interval, every 10 with the 200 ms of earlier versions. The database holds only the run's own
+    records (14,000 per process), so B-tree depth and cache misses of a month of traffic are not in
+    it: a lower bound.
   - Where the floor is (\`bench/compare-parts.ts\`, \`bench/insert-layout.ts\`, 2026-12): an in-process
-    \`append\` of 200-record batches costs 7.5 to 9 µs CPU per record (0.9 µs of it the rollups, 0.3 µs
-    turning records into rows); the raw insert of the row in the store's schema is 4.3 to 4.7 µs (3.2 to
-    3.4 µs without the three secondary indexes, that is with the id key alone); the deferred record
-    build costs 4.5 to 5.5 µs, spread over a dozen small steps (attribution, model and usage reads,
-    metadata, pricing), none above half a microsecond. Two ways to cheapen the insert were measured
-    and dropped: binding each row as one array argument instead of 36 arguments (5.2 against 4.3 µs),
-    and multi-row \`INSERT\` statements of 25 or 50 rows (8.5 µs counting changes only, 9.8 µs with
-    \`RETURNING\` the inserted ids, which the rollups need). So the durable, indexed row alone is above a
-    fifth of Langfuse's handler's added cost (about 18 µs, which stores nothing): the "5× below
-    Langfuse" target cannot be met while every call is stored as an indexed SQLite row in the same
-    process, and ≤ 10 µs would need the store and the build both halved.
+    \`append\` of 200-record batches of one user costs about 5.9 µs CPU per record: the insert of the
+    row with its id key and three indexes about 3.9 µs, the commit about 1.5 µs (2.0 counting the
+    WAL checkpoints it pays for in turn), the rollups 0.7 µs, turning records into rows 0.35 µs. The
+    message to the worker thread adds about 1 µs. The deferred record build costs 4.5 to 5.5 µs alone,
+    and 5 to 10 µs more per call when it runs between LangChain's calls (caches cold), spread over a
+    dozen small steps (attribution, model and usage reads, metadata, pricing), none above half a
+    microsecond. (Until 2026-12 \`compare-parts append\` gave 8.9 µs: its batches' timestamps
+    overlapped, which put every index insert in the middle of its tree.) Three ways to cheapen the
+    insert were measured and dropped: binding each row as one array argument instead of 36 arguments
+    (5.2 against 4.3 µs); multi-row \`INSERT\` statements of 25 or 50 rows (8.5 µs counting changes
+    only, 9.8 µs with \`RETURNING\` the inserted ids, which the rollups need); and a narrower row, the 7
+    columns derived from others (ISO timestamp, day, month, three REAL costs, run id) left out: 0.7 µs
+    less (insert 3.5 to 3.2, commit 1.33 to 0.91), not worth a migration of every stored record and
+    its queries. So the durable, indexed row alone is about a third of Langfuse's handler's added
+    cost (about 16 µs, which stores nothing): the "5× below Langfuse" target cannot be met while every
+    call is stored as an indexed SQLite row in the same process, and ≤ 10 µs would need the store and
+    the build both halved.
   - One record per flush (the "one record per commit" rows: \`monitor.flush()\` after every call, as a
-    serverless handler does) costs about half a millisecond of CPU per call. That is a cost per flush:
-    LangChain's \`awaitAllCallbacks()\` alone is about 150 µs, and an in-process append of one record
-    about 290 µs, 190 µs of it the commit. A one-record commit writes 12 pages to the WAL (the record
-    table and its four indexes, the global rollups, the leaderboard day tables, the user counts), and
-    SQLite checksums and writes each whole 16 KiB page. With 4 KiB pages the same append costs half as
-    much (74 against 150 µs in one comparison), but a million-record ingest in batches of 5,000 is 10%
-    slower (37,700 against 41,800 records/s). The pages stay 16 KiB: a long-running process flushes
-    at most every 200 ms by default, so its commits take at most about 1.5 ms of CPU per second however
-    its calls arrive.
+    serverless handler does) is a cost per flush. Until 2026-12 it was about 0.56 ms of CPU and 2.7 ms
+    of wall time per call: \`flush()\` waited on LangChain's \`awaitAllCallbacks()\`, which begins with a
+    1 ms sleep for LangSmith's trace batches, and the writer started its drain with \`setTimeout(0)\`,
+    another millisecond. Now \`flush()\` queues a task of its own behind the callbacks in LangChain's
+    queue, and the drain starts with \`setImmediate\`: 2.6 ms to 0.36 ms of wall time for the flush
+    alone. What is left is the commit (a one-record commit writes 14 pages to the WAL, one per table
+    and index it touches, and SQLite checksums and writes each whole page), the rollups and the
+    round trip to the worker.
+  - Page size: a commit writes each page it touched whole, so the page size is what a small flush
+    pays per table it touches. A one-record commit costs 151 µs with 16 KiB pages, 85 with 8 KiB,
+    47 with 4 KiB; with 10,000 users and flushes of 10 records, commit and rollups cost 134 µs per
+    record with 16 KiB pages, 92 with 8 KiB and 72 with 4 KiB. A bulk ingest pays the other way: a
+    million records in batches of 5,000 ingest at 40,000 records/s with 16 KiB pages, 37,100 with
+    4 KiB. New files use 4 KiB pages since 2026-12 (the fleet kind: 180 to 135 µs per call); files
+    made before keep their 16 KiB pages.
+  - Small batches' rollups: an append sums its rollup increments in JavaScript, one upsert per
+    group, when its users have several records each; a batch of about a record per user used
+    SQLite's grouped statements, one per table, which cost as much to start as a small batch's
+    upserts. With 10,000 users, the rollups of batches of 10, 50 and 200 records cost 29.5, 22.2 and
+    17.6 µs per record grouped by SQLite and 18.1, 16.1 and 13.4 summed in JavaScript; at 500 records
+    the two were even, at 1,000 SQLite won (10.5 against 13.6). Batches of up to 250 records are now
+    summed in JavaScript (the fleet kind: 135 to 110 µs per call).
+  - Flush interval: the fleet kind flushing every 10 calls (200 ms at 50 calls/s) cost 120 µs per
+    call, every 50 (1 s) 80 µs, in alternating child processes: part of every commit (the global
+    rollups, the right-hand pages of the time and id indexes, the fixed cost of a flush) is shared
+    by the whole batch. The default interval is 1 s since 2026-12 (OpenTelemetry's batch span
+    processor, which Langfuse's SDKs use, waits 5 s).
   \`bench/profile-whole-cost.ts\` runs this package's kind alone under \`node --cpu-prof\`, and
   \`bench/cpu-profile-summary.ts\` prints a profile's self time by function and by file. Note that V8's
   samples are taken in wall time: on a loaded machine a thread preempted inside \`postMessage\` shows it as
