@@ -36,8 +36,10 @@ export function attachTokenTracking<C extends RunnableConfig>(config: C = {} as 
   for (const key of ["user_id", "thread_id", "conversation_id", "session_id"]) {
     if (metadata[key] === undefined && isId(configurable[key])) metadata[key] = configurable[key];
   }
-  if (metadata.user_id === undefined && options.userId) metadata.user_id = options.userId;
-  if (metadata.thread_id === undefined && options.threadId) metadata.thread_id = options.threadId;
+  // The handler is shared (see TokenMonitoringService.sharedCallbackHandler): the options'
+  // attribution reaches it through metadata alone, wherever metadata holds no usable value.
+  if (!isId(metadata.user_id) && options.userId) metadata.user_id = options.userId;
+  if (!isId(metadata.thread_id) && options.threadId) metadata.thread_id = options.threadId;
   if (options.dimensions) metadata.dimensions = { ...(metadata.dimensions as object | undefined), ...options.dimensions };
 
   const monitor = options.monitor ?? getTokenMonitor();
@@ -50,7 +52,7 @@ export function attachTokenTracking<C extends RunnableConfig>(config: C = {} as 
   const handlers: BaseCallbackHandler[] = [
     // The guard goes first: a refused call must not reach the provider.
     ...(guard ? [guard.createHandler({ userId: options.userId })] : []),
-    createTokenTrackingCallback({ ...options, monitor }),
+    monitor.sharedCallbackHandler(options.agentName),
     ...(options.extraHandlers ?? []),
   ];
   return { ...config, metadata, callbacks: addHandlers(config.callbacks, handlers) };
