@@ -20,6 +20,7 @@ import type { UsageStore } from "../stores/types.js";
 import { buildEntries, type Entry } from "./entries.js";
 import { FailureLog, consoleLogger, isPermanent, messageOf } from "./failure-log.js";
 import { SpillJournal } from "./spill-journal.js";
+import { DrainTimer } from "./drain-timer.js";
 import { FlushWaiters } from "./flush-waiters.js";
 import { writerSettings, type DeferredRecord, type RecordSink, type WriterOptions, type WriterSettings, type WriterStats } from "./writer-options.js";
 
@@ -34,9 +35,7 @@ export class BufferedWriter implements RecordSink {
   private readonly spillDir: string;
   private readonly opts: WriterSettings;
   private readonly failures: FailureLog;
-  /** Cancels the drain scheduled next (a timer, or an immediate for a drain due now). */
-  private cancelScheduled: (() => void) | null = null;
-  private scheduledNow = false;
+  private readonly drainTimer = new DrainTimer(() => this.startDrain());
   private draining: Promise<void> | null = null;
   private retryDelay: number;
   /** True until a replay found the journal folder empty; set again by every spill. */
@@ -122,8 +121,7 @@ export class BufferedWriter implements RecordSink {
       await this.flush({ timeoutMs: options.timeoutMs ?? this.opts.closeTimeoutMs });
     } finally {
       this.closed = true;
-      this.cancelScheduled?.();
-      this.cancelScheduled = null;
+      this.drainTimer.clear();
       await this.journal.close();
     }
   }
@@ -164,30 +162,15 @@ export class BufferedWriter implements RecordSink {
 
   private schedule(delayMs: number): void {
     if (this.draining) return; // the running drain loops until the buffer is empty
-    if (this.cancelScheduled) {
-      if (delayMs > 0 || this.scheduledNow) return;
-      this.cancelScheduled();
-    }
-    this.scheduledNow = delayMs === 0;
-    const run = () => {
-      this.cancelScheduled = null;
-      this.draining = this.drain().finally(() => {
-        this.draining = null;
-        if (this.buffer.length > 0) this.schedule(0);
-        else this.notifyIdle();
-      });
-    };
-    if (delayMs === 0) {
-      // Right after this turn of the event loop: `setTimeout(0)` waits a whole millisecond,
-      // which a flush after every call (a serverless handler) would pay each time.
-      const immediate = setImmediate(run);
-      this.cancelScheduled = () => clearImmediate(immediate);
-    } else {
-      const timer = setTimeout(run, delayMs);
-      // A pending write must not keep a finished script alive; `flush()` is how to wait for it.
-      timer.unref();
-      this.cancelScheduled = () => clearTimeout(timer);
-    }
+    this.drainTimer.schedule(delayMs);
+  }
+
+  private startDrain(): void {
+    this.draining = this.drain().finally(() => {
+      this.draining = null;
+      if (this.buffer.length > 0) this.schedule(0);
+      else this.notifyIdle();
+    });
   }
 
   private notifyIdle(): void {
