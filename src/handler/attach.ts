@@ -51,11 +51,31 @@ export function attachTokenTracking<C extends RunnableConfig>(config: C = {} as 
         : undefined;
   const handlers: BaseCallbackHandler[] = [
     // The guard goes first: a refused call must not reach the provider.
-    ...(guard ? [guard.createHandler({ userId: options.userId })] : []),
+    ...(guard ? [sharedGuardHandler(guard, options.agentName)] : []),
     monitor.sharedCallbackHandler(options.agentName),
     ...(options.extraHandlers ?? []),
   ];
   return { ...config, metadata, callbacks: addHandlers(config.callbacks, handlers) };
+}
+
+/**
+ * The budget guard's handler, shared like the tracking handler (see
+ * TokenMonitoringService.sharedCallbackHandler) and given the same agent name, so a call
+ * is counted under the agent it is recorded under and `agent:<name>` limits apply to it.
+ */
+const guardHandlers = new WeakMap<BudgetGuard, Map<string, BaseCallbackHandler>>();
+const MAX_SHARED_GUARD_HANDLERS = 1000;
+
+function sharedGuardHandler(guard: BudgetGuard, agentName: string | undefined): BaseCallbackHandler {
+  let byAgent = guardHandlers.get(guard);
+  if (!byAgent) guardHandlers.set(guard, (byAgent = new Map()));
+  const key = agentName ?? "";
+  let handler = byAgent.get(key);
+  if (!handler) {
+    handler = guard.createHandler(agentName === undefined ? {} : { agentName });
+    if (byAgent.size < MAX_SHARED_GUARD_HANDLERS) byAgent.set(key, handler);
+  }
+  return handler;
 }
 
 function addHandlers(existing: RunnableConfig["callbacks"], handlers: BaseCallbackHandler[]): RunnableConfig["callbacks"] {
