@@ -53,14 +53,10 @@ export interface RepriceOptions extends RangeInput {
   batchSize?: number;
 }
 
-/** Shared handlers kept per monitor (see sharedCallbackHandler). */
-const MAX_SHARED_HANDLERS = 1000;
-
 export class TokenMonitoringService extends UsageQueries {
   readonly writer: BufferedWriter;
   readonly pricer: Pricer;
   readonly enabled: boolean;
-  private readonly sharedHandlers = new Map<string, TokenTrackingCallbackHandler>();
   /** The budget guard: limits, status, alerts; its handler enforces before calls. */
   readonly budget: BudgetGuard | undefined;
   /** True when `BUDGET_ENFORCEMENT=block`: attachTokenTracking then adds the guard by itself. */
@@ -101,24 +97,6 @@ export class TokenMonitoringService extends UsageQueries {
   }
 
   /** A handler that records every model call into this service's store. */
-  /**
-   * The handler `attachTokenTracking` adds for `agentName`, made once and shared by every
-   * config it builds: a handler keeps a call's state under its run id only, and
-   * `attachTokenTracking` puts each request's user, thread and dimensions in its config's
-   * metadata, so one instance serves every request. A handler made per request cost about
-   * 2.7 µs on the agent's path (LangChain's handler constructor and its fields, then garbage).
-   */
-  sharedCallbackHandler(agentName?: string): TokenTrackingCallbackHandler {
-    const key = agentName ?? "";
-    let handler = this.sharedHandlers.get(key);
-    if (!handler) {
-      handler = this.createCallbackHandler(agentName === undefined ? {} : { agentName });
-      // Agent names are few; names made per request would only fill the map.
-      if (this.sharedHandlers.size < MAX_SHARED_HANDLERS) this.sharedHandlers.set(key, handler);
-    }
-    return handler;
-  }
-
   createCallbackHandler(options: HandlerOptions = {}): TokenTrackingCallbackHandler {
     return new TokenTrackingCallbackHandler({
       ...options,
