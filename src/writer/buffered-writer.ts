@@ -94,6 +94,11 @@ export class BufferedWriter implements RecordSink {
     return this.failing || this.journal.pending > 0;
   }
 
+  /** How long `flush()` waits by default before it gives up. */
+  get flushTimeoutMs(): number {
+    return this.opts.flushTimeoutMs;
+  }
+
   /**
    * Resolves when everything enqueued so far (and any journal left by a process that
    * died) is durable in the store. Bounded: after `timeoutMs` (default 30 s), or at once
@@ -101,11 +106,6 @@ export class BufferedWriter implements RecordSink {
    * journal and the call rejects with a FlushTimeoutError saying how many records are
    * journaled and where, and how many could not be journaled either.
    */
-  /** How long `flush()` waits by default before it gives up. */
-  get flushTimeoutMs(): number {
-    return this.opts.flushTimeoutMs;
-  }
-
   flush(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.pending === 0 && !this.draining && !this.journalMayHaveRecords) return Promise.resolve();
     const timeoutMs = options.timeoutMs ?? this.opts.flushTimeoutMs;
